@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/authd/authd/api"
+	"github.com/authd/authd/internal/argon2id"
+	"github.com/authd/authd/internal/auth"
+	"github.com/authd/authd/internal/config"
+	"github.com/authd/authd/internal/httpapi"
+	"github.com/authd/authd/internal/logging"
+	"github.com/authd/authd/internal/postgres"
+	"github.com/authd/authd/internal/session"
+	"github.com/authd/authd/internal/valkey"
+	"github.com/authd/authd/migrations"
+)
+
+// startupTimeout bounds connecting to the dependencies at start, so a
+// missing database stops the process with a clear error instead of a hang.
+const startupTimeout = 15 * time.Second
+
+func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	log := logging.New(stdout, cfg.LogLevel)
+
+	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
+	defer cancel()
+	db, err := postgres.Open(startCtx, cfg.DatabaseURL, postgres.PoolOptions{
+		MaxConns: cfg.DatabaseMaxConns, ConnectTimeout: cfg.DependencyTimeout, QueryTimeout: cfg.DependencyTimeout,
+	})
+	if err != nil {
+		return fmt.Errorf("cannot reach PostgreSQL (DATABASE_URL): %w", err)
+	}
+	defer db.Close()
+	if cfg.AutoMigrate {
+		if err := migrateUp(startCtx, db, log); err != nil {
+			return err
+		}
+	}
+	vc, err := valkey.Open(startCtx, cfg.ValkeyURL, valkey.Options{DialTimeout: cfg.DependencyTimeout, CommandTimeout: cfg.DependencyTimeout})
+	if err != nil {
+		return fmt.Errorf("cannot reach Valkey (VALKEY_URL): %w", err)
+	}
+	defer vc.Close()
+
+	hasher, err := argon2id.New(argon2id.Params{
+		Memory: cfg.Argon2Memory, Iterations: cfg.Argon2Iterations, Parallelism: cfg.Argon2Parallelism,
+		SaltLength: 16, KeyLength: 32,
+	})
+	if err != nil {
+		return fmt.Errorf("config: ARGON2_*: %w", err)
+	}
+	identities := auth.NewService(postgres.NewIdentityStore(db), hasher,
+		auth.PasswordPolicy{MinLength: cfg.PasswordMinLength}, time.Now, log)
+	sessions := session.NewManager(
+		valkey.NewSessionStore(vc, cfg.ValkeyKeyPrefix, cfg.DependencyTimeout),
+		valkey.NewSessionIndex(vc, cfg.ValkeyKeyPrefix, cfg.DependencyTimeout),
+		session.Cookie{Name: cfg.CookieName, Domain: cfg.CookieDomain, Secure: cfg.CookieSecure, Lifetime: cfg.SessionLifetime},
+		time.Now, log)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	checks := map[string]httpapi.Check{
+		"postgres": db.Ping,
+		"valkey":   func(ctx context.Context) error { return valkey.Ping(ctx, vc) },
+	}
+	handler := httpapi.New(identities, sessions, checks,
+		httpapi.Config{BodyLimit: cfg.BodyLimitBytes, ReadyTimeout: cfg.DependencyTimeout, OpenAPI: api.OpenAPI}, reg, log)
+
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	log.Info("authd listening", "addr", ln.Addr().String(), "dev_mode", cfg.DevMode, "public_url", cfg.PublicURL)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout.String())
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancelShutdown()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func migrateUp(ctx context.Context, db *postgres.DB, log *slog.Logger) error {
+	m, err := postgres.NewMigrator(db, migrations.FS)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	n, err := m.Up(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("migrations applied", "count", n)
+	return nil
+}

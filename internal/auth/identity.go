@@ -1,0 +1,62 @@
+package auth
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// State says whether an identity may log in.
+type State string
+
+const (
+	StateActive   State = "active"
+	StateInactive State = "inactive"
+)
+
+// Identity is a person who can log in. PasswordHash is a PHC string and
+// never leaves the server.
+type Identity struct {
+	ID              uuid.UUID
+	Email           Email
+	EmailVerifiedAt *time.Time
+	Username        string
+	GeoLocation     string
+	PasswordHash    string
+	State           State
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// Profile is what an identity may see of itself.
+type Profile struct {
+	ID            uuid.UUID `json:"id"`
+	Email         string    `json:"email"`
+	EmailVerified bool      `json:"email_verified"`
+	Username      *string   `json:"username"`
+	GeoLocation   *string   `json:"geo_location"`
+	State         State     `json:"state"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// Profile returns the client-facing view of the identity.
+func (i Identity) Profile() Profile {
+	return Profile{
+		ID:            i.ID,
+		Email:         i.Email.String(),
+		EmailVerified: i.EmailVerifiedAt != nil,
+		Username:      optional(i.Username),
+		GeoLocation:   optional(i.GeoLocation),
+		State:         i.State,
+		CreatedAt:     i.CreatedAt.UTC(),
+		UpdatedAt:     i.UpdatedAt.UTC(),
+	}
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

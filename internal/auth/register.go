@@ -1,0 +1,72 @@
+package auth
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+)
+
+// Register is the command to create an identity with a password.
+type Register struct {
+	Email       string
+	Password    string
+	Username    string
+	GeoLocation string
+	// EmailField names the request field that carried the e-mail, so that
+	// validation errors point at what the client sent ("identifier" or "email").
+	EmailField string
+}
+
+// Register creates an active identity. A taken e-mail or username is a
+// conflict; every broken field rule is reported at once.
+func (s *Service) Register(ctx context.Context, cmd Register) (Identity, error) {
+	emailField := cmd.EmailField
+	if emailField == "" {
+		emailField = "identifier"
+	}
+	var errs fieldErrors
+	email, err := ParseEmail(cmd.Email)
+	errs.add(emailField, err)
+	username, err := ParseUsername(cmd.Username)
+	errs.add("username", err)
+	geo, err := ParseGeoLocation(cmd.GeoLocation)
+	errs.add("geo_location", err)
+	password, err := s.policy.Check(cmd.Password, email, username)
+	errs.add("password", err)
+	if err := errs.err(); err != nil {
+		return Identity{}, err
+	}
+
+	hash, err := s.hasher.Hash(ctx, password.Plaintext())
+	if err != nil {
+		return Identity{}, hashFailure(err)
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Identity{}, Internal("register: new id", err)
+	}
+	now := s.now().UTC()
+	identity := Identity{
+		ID:           id,
+		Email:        email,
+		Username:     username,
+		GeoLocation:  geo,
+		PasswordHash: hash,
+		State:        StateActive,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}
+	if err := s.store.CreateIdentity(ctx, identity); err != nil {
+		return Identity{}, err
+	}
+	return identity, nil
+}
+
+// hashFailure keeps domain errors from the hasher (such as "overloaded")
+// and treats anything else as internal.
+func hashFailure(err error) error {
+	if ErrorKind(err) != KindInternal {
+		return err
+	}
+	return Internal("hash password", err)
+}

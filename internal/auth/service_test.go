@@ -1,0 +1,275 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// memStore is an in-memory IdentityStore for use-case tests.
+type memStore struct {
+	mu  sync.Mutex
+	ids map[uuid.UUID]Identity
+	err error // returned by every call when set
+}
+
+func newMemStore() *memStore { return &memStore{ids: map[uuid.UUID]Identity{}} }
+
+func (m *memStore) CreateIdentity(_ context.Context, i Identity) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return m.err
+	}
+	for _, o := range m.ids {
+		if o.Email == i.Email {
+			return ErrEmailTaken
+		}
+		if i.Username != "" && strings.EqualFold(o.Username, i.Username) {
+			return ErrUsernameTaken
+		}
+	}
+	m.ids[i.ID] = i
+	return nil
+}
+
+func (m *memStore) IdentityByEmail(_ context.Context, e Email) (Identity, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return Identity{}, m.err
+	}
+	for _, o := range m.ids {
+		if o.Email == e {
+			return o, nil
+		}
+	}
+	return Identity{}, ErrNotFound
+}
+
+func (m *memStore) IdentityByID(_ context.Context, id uuid.UUID) (Identity, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return Identity{}, m.err
+	}
+	i, ok := m.ids[id]
+	if !ok {
+		return Identity{}, ErrNotFound
+	}
+	return i, nil
+}
+
+func (m *memStore) UpdatePasswordHash(_ context.Context, id uuid.UUID, hash string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i, ok := m.ids[id]
+	if !ok {
+		return ErrNotFound
+	}
+	i.PasswordHash, i.UpdatedAt = hash, at
+	m.ids[id] = i
+	return nil
+}
+
+// fakeHasher "hashes" by prefixing, and counts verifications so tests can
+// see that unknown e-mails cost a hash too.
+type fakeHasher struct {
+	mu       sync.Mutex
+	version  string
+	verifies int
+	dummy    int
+}
+
+func (h *fakeHasher) Hash(_ context.Context, p string) (string, error) {
+	return h.version + ":" + p, nil
+}
+
+func (h *fakeHasher) Verify(_ context.Context, p, encoded string) (bool, bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.verifies++
+	if encoded == "dummy" {
+		h.dummy++
+		return false, false, nil
+	}
+	version, plain, ok := strings.Cut(encoded, ":")
+	if !ok {
+		return false, false, errors.New("malformed")
+	}
+	return plain == p, version != h.version, nil
+}
+
+func (h *fakeHasher) DummyHash() string { return "dummy" }
+
+var testNow = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+
+func newTestService() (*Service, *memStore, *fakeHasher) {
+	store, hasher := newMemStore(), &fakeHasher{version: "v2"}
+	svc := NewService(store, hasher, PasswordPolicy{MinLength: 8}, func() time.Time { return testNow }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return svc, store, hasher
+}
+
+func TestRegister(t *testing.T) {
+	svc, _, _ := newTestService()
+	ctx := context.Background()
+	id, err := svc.Register(ctx, Register{Email: " Dana@Example.com ", Password: "long enough pw", Username: "dana"})
+	if err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	if id.Email.String() != "dana@example.com" || id.State != StateActive || id.PasswordHash != "v2:long enough pw" || !id.CreatedAt.Equal(testNow) {
+		t.Errorf("Register = %+v", id)
+	}
+	_, err = svc.Register(ctx, Register{Email: "DANA@example.com", Password: "another long pw"})
+	if !errors.Is(err, ErrEmailTaken) {
+		t.Errorf("duplicate e-mail: err = %v, want ErrEmailTaken", err)
+	}
+	_, err = svc.Register(ctx, Register{Email: "zed@example.com", Password: "another long pw", Username: "DANA"})
+	if !errors.Is(err, ErrUsernameTaken) {
+		t.Errorf("duplicate username: err = %v, want ErrUsernameTaken", err)
+	}
+}
+
+func TestRegisterReportsEveryField(t *testing.T) {
+	svc, _, _ := newTestService()
+	_, err := svc.Register(context.Background(), Register{Email: "nope", Password: "short", Username: "x", EmailField: "email"})
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != KindInvalid {
+		t.Fatalf("err = %v, want KindInvalid", err)
+	}
+	var fields []string
+	for _, f := range e.Fields {
+		fields = append(fields, f.Field)
+	}
+	if got, want := strings.Join(fields, ","), "email,username,password"; got != want {
+		t.Errorf("fields = %s, want %s", got, want)
+	}
+}
+
+func TestLogin(t *testing.T) {
+	svc, store, hasher := newTestService()
+	ctx := context.Background()
+	reg, err := svc.Register(ctx, Register{Email: "erin.x@example.com", Password: "secret sauce 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name       string
+		identifier string
+		password   string
+		wantErr    error
+		wantDummy  int
+	}{
+		{name: "ok", identifier: "ERIN.X@example.com", password: "secret sauce 1"},
+		{name: "wrong password", identifier: "erin.x@example.com", password: "wrong password", wantErr: ErrInvalidCredentials},
+		{name: "unknown e-mail costs a dummy hash", identifier: "nobody@example.com", password: "whatever pw", wantErr: ErrInvalidCredentials, wantDummy: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before, dummyBefore := hasher.verifies, hasher.dummy
+			got, err := svc.Login(ctx, Login{Identifier: tt.identifier, Password: tt.password})
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Errorf("err = %v, want %v", err, tt.wantErr)
+				}
+			} else if err != nil || got.ID != reg.ID {
+				t.Errorf("Login = %v, %v", got.ID, err)
+			}
+			if hasher.verifies-before != 1 {
+				t.Errorf("verifications = %d, want exactly 1", hasher.verifies-before)
+			}
+			if hasher.dummy-dummyBefore != tt.wantDummy {
+				t.Errorf("dummy verifications = %d, want %d", hasher.dummy-dummyBefore, tt.wantDummy)
+			}
+		})
+	}
+
+	t.Run("inactive looks like a wrong password", func(t *testing.T) {
+		i := store.ids[reg.ID]
+		i.State = StateInactive
+		store.ids[reg.ID] = i
+		defer func() { i.State = StateActive; store.ids[reg.ID] = i }()
+		if _, err := svc.Login(ctx, Login{Identifier: "erin.x@example.com", Password: "secret sauce 1"}); !errors.Is(err, ErrInvalidCredentials) {
+			t.Errorf("err = %v, want ErrInvalidCredentials", err)
+		}
+	})
+
+	t.Run("malformed stored hash is a failed login, not a 500", func(t *testing.T) {
+		i := store.ids[reg.ID]
+		saved := i.PasswordHash
+		i.PasswordHash = "garbage"
+		store.ids[reg.ID] = i
+		defer func() { i.PasswordHash = saved; store.ids[reg.ID] = i }()
+		if _, err := svc.Login(ctx, Login{Identifier: "erin.x@example.com", Password: "secret sauce 1"}); !errors.Is(err, ErrInvalidCredentials) {
+			t.Errorf("err = %v, want ErrInvalidCredentials", err)
+		}
+	})
+
+	t.Run("validation", func(t *testing.T) {
+		_, err := svc.Login(ctx, Login{Identifier: "not-an-email", Password: ""})
+		if ErrorKind(err) != KindInvalid {
+			t.Errorf("err = %v, want KindInvalid", err)
+		}
+	})
+
+	t.Run("store down is unavailable", func(t *testing.T) {
+		store.err = Unavailable("test", errors.New("connection refused"))
+		defer func() { store.err = nil }()
+		if _, err := svc.Login(ctx, Login{Identifier: "erin.x@example.com", Password: "secret sauce 1"}); ErrorKind(err) != KindUnavailable {
+			t.Errorf("err = %v, want KindUnavailable", err)
+		}
+	})
+}
+
+func TestLoginRehashesOldHashes(t *testing.T) {
+	svc, store, hasher := newTestService()
+	ctx := context.Background()
+	reg, err := svc.Register(ctx, Register{Email: "fay@example.com", Password: "fays password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := store.ids[reg.ID]
+	i.PasswordHash = "v1:fays password" // made with older parameters
+	store.ids[reg.ID] = i
+
+	if _, err := svc.Login(ctx, Login{Identifier: "fay@example.com", Password: "fays password"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.ids[reg.ID].PasswordHash; got != hasher.version+":fays password" {
+		t.Errorf("stored hash after login = %q, want it re-hashed with %s", got, hasher.version)
+	}
+}
+
+func TestCurrentUser(t *testing.T) {
+	svc, store, _ := newTestService()
+	ctx := context.Background()
+	reg, _ := svc.Register(ctx, Register{Email: "gus@example.com", Password: "guss password"})
+	if got, err := svc.CurrentUser(ctx, reg.ID); err != nil || got.ID != reg.ID {
+		t.Errorf("CurrentUser = %v, %v", got.ID, err)
+	}
+	if _, err := svc.CurrentUser(ctx, uuid.New()); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("unknown id: err = %v, want ErrUnauthenticated", err)
+	}
+	i := store.ids[reg.ID]
+	i.State = StateInactive
+	store.ids[reg.ID] = i
+	if _, err := svc.CurrentUser(ctx, reg.ID); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("inactive: err = %v, want ErrUnauthenticated", err)
+	}
+}
+
+func TestProfile(t *testing.T) {
+	now := testNow
+	p := Identity{ID: uuid.New(), Email: EmailFromStore("h@example.com"), EmailVerifiedAt: &now, State: StateActive}.Profile()
+	if !p.EmailVerified || p.Username != nil || p.GeoLocation != nil {
+		t.Errorf("Profile = %+v", p)
+	}
+}

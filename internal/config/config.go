@@ -1,0 +1,305 @@
+// Package config reads authd's settings from environment variables,
+// validates them once at start-up and documents them for --help.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of authd.
+type Config struct {
+	DevMode     bool
+	HTTPAddr    string
+	PublicURL   string
+	AutoMigrate bool
+	LogLevel    string
+
+	DatabaseURL       string
+	DatabaseMaxConns  int32
+	ValkeyURL         string
+	ValkeyKeyPrefix   string
+	DependencyTimeout time.Duration
+
+	CookieName      string
+	CookieSecure    bool
+	CookieDomain    string
+	SessionLifetime time.Duration
+
+	Argon2Memory      uint32
+	Argon2Iterations  uint32
+	Argon2Parallelism uint8
+	PasswordMinLength int
+
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+	BodyLimitBytes    int64
+}
+
+// setting is one environment variable: its name, default, help and how it
+// lands in Config. A default of "" with required set means it must be given.
+type setting struct {
+	name     string
+	def      func(c *Config) string // defaults may depend on DEV_MODE
+	help     string
+	required bool
+	parse    func(c *Config, v string) error
+}
+
+func fixed(s string) func(*Config) string { return func(*Config) string { return s } }
+
+func settings() []setting {
+	return []setting{
+		{name: "DEV_MODE", def: fixed("false"), help: "Development mode: cookies without Secure, migrations at start, readable defaults.",
+			parse: func(c *Config, v string) (err error) { c.DevMode, err = parseBool(v); return }},
+		{name: "HTTP_ADDR", def: fixed(":8080"), help: "Address the HTTP server listens on.",
+			parse: func(c *Config, v string) error { c.HTTPAddr = v; return nonEmpty(v) }},
+		{name: "PUBLIC_URL", def: devDefault("http://localhost:8080", ""), required: true,
+			help:  "Public base URL of the app, used to build links in e-mails (e.g. https://auth.example.com).",
+			parse: func(c *Config, v string) error { c.PublicURL = strings.TrimRight(v, "/"); return absoluteURL(v) }},
+		{name: "AUTO_MIGRATE", def: devDefault("true", "false"), help: "Apply pending database migrations when serve starts.",
+			parse: func(c *Config, v string) (err error) { c.AutoMigrate, err = parseBool(v); return }},
+		{name: "LOG_LEVEL", def: fixed("info"), help: "debug, info, warn or error.",
+			parse: func(c *Config, v string) error {
+				c.LogLevel = strings.ToLower(v)
+				switch c.LogLevel {
+				case "debug", "info", "warn", "error":
+					return nil
+				}
+				return errors.New("must be debug, info, warn or error")
+			}},
+		{name: "DATABASE_URL", def: devDefault("postgres://postgres@127.0.0.1:5432/authd?sslmode=disable", ""), required: true,
+			help:  "PostgreSQL connection string.",
+			parse: func(c *Config, v string) error { c.DatabaseURL = v; return postgresURL(v) }},
+		{name: "DATABASE_MAX_CONNS", def: fixed("10"), help: "Largest number of PostgreSQL connections per instance.",
+			parse: func(c *Config, v string) error {
+				n, err := parseInt(v, 1, 1000)
+				c.DatabaseMaxConns = int32(n)
+				return err
+			}},
+		{name: "VALKEY_URL", def: fixed("redis://127.0.0.1:6379/0"), help: "Valkey (or Redis 7) URL: redis://, rediss:// or unix://.",
+			parse: func(c *Config, v string) error { c.ValkeyURL = v; return valkeyURL(v) }},
+		{name: "VALKEY_KEY_PREFIX", def: fixed("authd:"), help: "Prefix of every key authd writes to Valkey.",
+			parse: func(c *Config, v string) error { c.ValkeyKeyPrefix = v; return nil }},
+		{name: "DEPENDENCY_TIMEOUT", def: fixed("2s"), help: "Deadline of each PostgreSQL and Valkey call.",
+			parse: func(c *Config, v string) (err error) {
+				c.DependencyTimeout, err = parseDuration(v, 10*time.Millisecond, time.Minute)
+				return
+			}},
+		{name: "COOKIE_SECURE", def: devDefault("false", "true"), help: "Mark the session cookie Secure (HTTPS only). Only DEV_MODE may turn it off.",
+			parse: func(c *Config, v string) (err error) {
+				if c.CookieSecure, err = parseBool(v); err == nil && !c.CookieSecure && !c.DevMode {
+					return errors.New("may be false only with DEV_MODE=true")
+				}
+				return err
+			}},
+		{name: "COOKIE_DOMAIN", def: fixed(""), help: "Domain attribute of the session cookie; empty means this host only.",
+			parse: func(c *Config, v string) error { c.CookieDomain = v; return nil }},
+		{name: "COOKIE_NAME", def: func(c *Config) string {
+			if c.CookieSecure {
+				return "__Host-authd_session"
+			}
+			return "authd_session"
+		}, help: "Session cookie name. The __Host- prefix (default when Secure) pins it to this host.",
+			parse: func(c *Config, v string) error { c.CookieName = v; return cookieName(v, c) }},
+		{name: "SESSION_LIFETIME", def: fixed("24h"), help: "Absolute lifetime of a session.",
+			parse: func(c *Config, v string) (err error) {
+				c.SessionLifetime, err = parseDuration(v, time.Minute, 90*24*time.Hour)
+				return
+			}},
+		{name: "ARGON2_MEMORY_KIB", def: fixed("19456"), help: "Argon2id memory per hash, in KiB (OWASP: 19456).",
+			parse: func(c *Config, v string) error {
+				n, err := parseInt(v, 64, 4<<20)
+				c.Argon2Memory = uint32(n)
+				return err
+			}},
+		{name: "ARGON2_ITERATIONS", def: fixed("2"), help: "Argon2id passes over memory.",
+			parse: func(c *Config, v string) error {
+				n, err := parseInt(v, 1, 100)
+				c.Argon2Iterations = uint32(n)
+				return err
+			}},
+		{name: "ARGON2_PARALLELISM", def: fixed("1"), help: "Argon2id lanes per hash.",
+			parse: func(c *Config, v string) error {
+				n, err := parseInt(v, 1, 64)
+				c.Argon2Parallelism = uint8(n)
+				return err
+			}},
+		{name: "PASSWORD_MIN_LENGTH", def: fixed("8"), help: "Shortest password accepted, in characters (at most 64).",
+			parse: func(c *Config, v string) (err error) { c.PasswordMinLength, err = parseInt(v, 1, 64); return }},
+		{name: "HTTP_READ_HEADER_TIMEOUT", def: fixed("5s"), help: "Time a client has to send the request headers.",
+			parse: func(c *Config, v string) (err error) {
+				c.ReadHeaderTimeout, err = parseDuration(v, time.Millisecond, time.Hour)
+				return
+			}},
+		{name: "HTTP_READ_TIMEOUT", def: fixed("10s"), help: "Time a client has to send the whole request.",
+			parse: func(c *Config, v string) (err error) {
+				c.ReadTimeout, err = parseDuration(v, time.Millisecond, time.Hour)
+				return
+			}},
+		{name: "HTTP_WRITE_TIMEOUT", def: fixed("15s"), help: "Time to write a response.",
+			parse: func(c *Config, v string) (err error) {
+				c.WriteTimeout, err = parseDuration(v, time.Millisecond, time.Hour)
+				return
+			}},
+		{name: "HTTP_IDLE_TIMEOUT", def: fixed("60s"), help: "Keep-alive time of an idle connection.",
+			parse: func(c *Config, v string) (err error) {
+				c.IdleTimeout, err = parseDuration(v, time.Millisecond, time.Hour)
+				return
+			}},
+		{name: "SHUTDOWN_TIMEOUT", def: fixed("20s"), help: "Time in-flight requests get to finish after SIGTERM.",
+			parse: func(c *Config, v string) (err error) { c.ShutdownTimeout, err = parseDuration(v, 0, time.Hour); return }},
+		{name: "HTTP_BODY_LIMIT", def: fixed("65536"), help: "Largest request body in bytes; larger gets 413.",
+			parse: func(c *Config, v string) error {
+				n, err := parseInt(v, 1024, 1<<24)
+				c.BodyLimitBytes = int64(n)
+				return err
+			}},
+	}
+}
+
+// devDefault picks a default by DEV_MODE, which is always parsed first.
+func devDefault(dev, prod string) func(*Config) string {
+	return func(c *Config) string {
+		if c.DevMode {
+			return dev
+		}
+		return prod
+	}
+}
+
+// Load reads and validates the configuration. The error names the first
+// variable that is wrong, in one line, without echoing secret values.
+func Load(getenv func(string) string) (Config, error) {
+	var c Config
+	for _, s := range settings() {
+		v, given := strings.TrimSpace(getenv(s.name)), true
+		if v == "" {
+			v, given = s.def(&c), false
+		}
+		if v == "" && s.required {
+			return Config{}, fmt.Errorf("config: %s is required (%s)", s.name, s.help)
+		}
+		if err := s.parse(&c, v); err != nil {
+			where := "default"
+			if given {
+				where = "value"
+			}
+			return Config{}, fmt.Errorf("config: %s: invalid %s: %v", s.name, where, err)
+		}
+	}
+	return c, nil
+}
+
+// WriteHelp lists every variable with its default, for `authd --help`.
+func WriteHelp(w io.Writer) {
+	var dev, prod Config
+	dev.DevMode, dev.CookieSecure = true, false
+	prod.CookieSecure = true
+	for _, s := range settings() {
+		d, pd := s.def(&dev), s.def(&prod)
+		def := pd
+		switch {
+		case d != pd && pd == "":
+			def = fmt.Sprintf("required; DEV_MODE: %s", d)
+		case d != pd:
+			def = fmt.Sprintf("%s; DEV_MODE: %s", pd, d)
+		case def == "":
+			def = "empty"
+		}
+		fmt.Fprintf(w, "  %-26s %s\n  %-26s default: %s\n", s.name, s.help, "", def)
+	}
+}
+
+func parseBool(v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, errors.New("must be true or false")
+	}
+	return b, nil
+}
+
+func parseInt(v string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, errors.New("must be a whole number")
+	}
+	if n < lo || n > hi {
+		return 0, fmt.Errorf("must be between %d and %d", lo, hi)
+	}
+	return n, nil
+}
+
+func parseDuration(v string, lo, hi time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, errors.New("must be a duration such as 500ms, 10s or 24h")
+	}
+	if d < lo || d > hi {
+		return 0, fmt.Errorf("must be between %s and %s", lo, hi)
+	}
+	return d, nil
+}
+
+func nonEmpty(v string) error {
+	if v == "" {
+		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+func absoluteURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("must be an absolute http(s) URL")
+	}
+	return nil
+}
+
+// postgresURL checks the shape only; the error never repeats the URL,
+// which may hold a password.
+func postgresURL(v string) error {
+	if strings.HasPrefix(v, "postgres://") || strings.HasPrefix(v, "postgresql://") {
+		if _, err := url.Parse(v); err != nil {
+			return errors.New("is not a valid URL")
+		}
+		return nil
+	}
+	if strings.Contains(v, "=") { // key=value DSN
+		return nil
+	}
+	return errors.New("must be a postgres:// URL or a key=value connection string")
+}
+
+func valkeyURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil {
+		return errors.New("is not a valid URL")
+	}
+	switch u.Scheme {
+	case "redis", "rediss", "valkey", "valkeys", "unix":
+		return nil
+	}
+	return errors.New("must start with redis://, rediss://, valkey:// or unix://")
+}
+
+func cookieName(v string, c *Config) error {
+	if v == "" || strings.ContainsAny(v, " \t\r\n;,=\"") {
+		return errors.New("must be a non-empty token without spaces, ';', ',', '=' or quotes")
+	}
+	if strings.HasPrefix(v, "__Host-") && (!c.CookieSecure || c.CookieDomain != "") {
+		return errors.New("a __Host- cookie needs COOKIE_SECURE=true and no COOKIE_DOMAIN")
+	}
+	if strings.HasPrefix(v, "__Secure-") && !c.CookieSecure {
+		return errors.New("a __Secure- cookie needs COOKIE_SECURE=true")
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+// Package httpapi is the HTTP adapter of authd: Echo routes under /api/v1,
+// strict JSON decoding, session cookies and problem+json errors. Handlers
+// stay thin: decode, call one use case, render.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/authd/authd/internal/auth"
+	"github.com/authd/authd/internal/session"
+)
+
+// Identities are the identity use cases the handlers call.
+type Identities interface {
+	Register(ctx context.Context, cmd auth.Register) (auth.Identity, error)
+	Login(ctx context.Context, cmd auth.Login) (auth.Identity, error)
+	CurrentUser(ctx context.Context, id uuid.UUID) (auth.Identity, error)
+}
+
+// Sessions start, read and end cookie sessions.
+type Sessions interface {
+	CookieName() string
+	Load(ctx context.Context, token string) (context.Context, error)
+	IdentityID(ctx context.Context) (uuid.UUID, bool)
+	Start(ctx context.Context, identityID uuid.UUID, client session.Client) error
+	End(ctx context.Context) error
+	WriteCookie(ctx context.Context, w http.ResponseWriter)
+}
+
+// Check is one readiness probe of a dependency.
+type Check func(ctx context.Context) error
+
+// Config is what the server needs besides its collaborators.
+type Config struct {
+	BodyLimit    int64
+	ReadyTimeout time.Duration
+	OpenAPI      []byte
+}
+
+// Server holds the collaborators of the handlers.
+type Server struct {
+	identities Identities
+	sessions   Sessions
+	checks     map[string]Check
+	cfg        Config
+	log        *slog.Logger
+	metrics    *metrics
+}
+
+// New builds the Echo instance with every route and middleware.
+func New(identities Identities, sessions Sessions, checks map[string]Check, cfg Config, reg *prometheus.Registry, log *slog.Logger) *echo.Echo {
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = time.Second
+	}
+	s := &Server{identities: identities, sessions: sessions, checks: checks, cfg: cfg, log: log, metrics: newMetrics(reg)}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	// The socket address, never a client-supplied header: X-Forwarded-For
+	// from anyone would let clients pick their own rate-limit bucket.
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.HTTPErrorHandler = s.errorHandler
+	e.Pre(s.requestID)
+	e.Use(s.accessLog, s.recoverPanic, securityHeaders, s.bodyLimit)
+	s.routes(e, reg)
+	return e
+}

@@ -1,0 +1,94 @@
+// Package postgres is the PostgreSQL adapter of authd: the identity store
+// and the goose migrations, over a pgx connection pool.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/authd/authd/internal/auth"
+)
+
+// PoolOptions size the pool and bound every call.
+type PoolOptions struct {
+	MaxConns       int32
+	ConnectTimeout time.Duration
+	// QueryTimeout is the deadline of each call, so a hung database gives a
+	// quick error instead of a pile of waiting requests.
+	QueryTimeout time.Duration
+}
+
+// DB is the pool plus the per-call deadline.
+type DB struct {
+	Pool    *pgxpool.Pool
+	timeout time.Duration
+}
+
+// Open connects to PostgreSQL and checks the connection.
+func Open(ctx context.Context, url string, o PoolOptions) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The parse error may echo the URL, password included.
+		return nil, errors.New("postgres: DATABASE_URL is not a valid connection string")
+	}
+	if o.MaxConns > 0 {
+		cfg.MaxConns = o.MaxConns
+	}
+	if o.ConnectTimeout > 0 {
+		cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open pool: %w", err)
+	}
+	db := &DB{Pool: pool, timeout: o.QueryTimeout}
+	if err := db.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close releases every connection.
+func (db *DB) Close() { db.Pool.Close() }
+
+// Ping checks that a connection can be had and answers.
+func (db *DB) Ping(ctx context.Context) error {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
+	if err := db.Pool.Ping(ctx); err != nil {
+		return auth.Unavailable("postgres: ping", err)
+	}
+	return nil
+}
+
+func (db *DB) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if db.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, db.timeout)
+}
+
+// classify turns a driver error into a domain error. An error the server
+// sent is internal (a bug or a broken invariant), except for connection and
+// shutdown classes; anything else (refused connection, timeout, closed
+// pool, broken socket) means the database cannot be reached: 503.
+func classify(op string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
+			strings.HasPrefix(pgErr.Code, "57P"), // admin shutdown, crash shutdown, cannot connect now
+			pgErr.Code == "53300":                // too many connections
+			return auth.Unavailable(op, err)
+		}
+		return auth.Internal(op, err)
+	}
+	return auth.Unavailable(op, err)
+}

@@ -1,0 +1,111 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/authd/authd/internal/auth"
+)
+
+// IdentityStore keeps identities in the identities table.
+type IdentityStore struct{ db *DB }
+
+var _ auth.IdentityStore = (*IdentityStore)(nil)
+
+// NewIdentityStore returns a store over db.
+func NewIdentityStore(db *DB) *IdentityStore { return &IdentityStore{db: db} }
+
+const identityColumns = `id, email, email_verified_at, username, geo_location, password_hash, state, created_at, updated_at`
+
+// CreateIdentity inserts a new identity; a taken e-mail or username (in any
+// letter case) gives auth.ErrEmailTaken or auth.ErrUsernameTaken.
+func (s *IdentityStore) CreateIdentity(ctx context.Context, i auth.Identity) error {
+	ctx, cancel := s.db.deadline(ctx)
+	defer cancel()
+	_, err := s.db.Pool.Exec(ctx, `INSERT INTO identities (`+identityColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
+		i.ID, i.Email.String(), i.EmailVerifiedAt, nullable(i.Username), nullable(i.GeoLocation), i.PasswordHash, string(i.State), i.CreatedAt, i.UpdatedAt)
+	if err != nil {
+		return uniqueViolation(err, "postgres: create identity")
+	}
+	return nil
+}
+
+// IdentityByEmail finds the identity with that e-mail, ignoring case.
+func (s *IdentityStore) IdentityByEmail(ctx context.Context, email auth.Email) (auth.Identity, error) {
+	ctx, cancel := s.db.deadline(ctx)
+	defer cancel()
+	row := s.db.Pool.QueryRow(ctx, `SELECT `+identityColumns+` FROM identities WHERE lower(email) = $1`, email.String())
+	return scanIdentity(row, "postgres: identity by email")
+}
+
+// IdentityByID finds the identity with that id.
+func (s *IdentityStore) IdentityByID(ctx context.Context, id uuid.UUID) (auth.Identity, error) {
+	ctx, cancel := s.db.deadline(ctx)
+	defer cancel()
+	row := s.db.Pool.QueryRow(ctx, `SELECT `+identityColumns+` FROM identities WHERE id = $1`, id)
+	return scanIdentity(row, "postgres: identity by id")
+}
+
+// UpdatePasswordHash replaces the stored hash.
+func (s *IdentityStore) UpdatePasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time) error {
+	ctx, cancel := s.db.deadline(ctx)
+	defer cancel()
+	tag, err := s.db.Pool.Exec(ctx, `UPDATE identities SET password_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, at)
+	if err != nil {
+		return classify("postgres: update password hash", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return auth.ErrNotFound
+	}
+	return nil
+}
+
+func scanIdentity(row pgx.Row, op string) (auth.Identity, error) {
+	var (
+		i                     auth.Identity
+		email, state          string
+		username, geoLocation *string
+	)
+	err := row.Scan(&i.ID, &email, &i.EmailVerifiedAt, &username, &geoLocation, &i.PasswordHash, &state, &i.CreatedAt, &i.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return auth.Identity{}, auth.ErrNotFound
+	}
+	if err != nil {
+		return auth.Identity{}, classify(op, err)
+	}
+	i.Email = auth.EmailFromStore(email)
+	i.State = auth.State(state)
+	if username != nil {
+		i.Username = *username
+	}
+	if geoLocation != nil {
+		i.GeoLocation = *geoLocation
+	}
+	return i, nil
+}
+
+// uniqueViolation maps the unique indexes of identities to domain conflicts.
+func uniqueViolation(err error, op string) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		switch pgErr.ConstraintName {
+		case "identities_email_key":
+			return auth.ErrEmailTaken
+		case "identities_username_key":
+			return auth.ErrUsernameTaken
+		}
+	}
+	return classify(op, err)
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -1,0 +1,312 @@
+package valkey
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	vk "github.com/valkey-io/valkey-go"
+
+	"github.com/authd/authd/internal/auth"
+)
+
+// SessionRecord is the domain's session as the index stores it: JSON in a
+// hash field named by the hashed token.
+type SessionRecord = auth.Session
+
+// SessionIndex tracks which sessions belong to which identity. scs only sees
+// opaque session blobs, so without this index ending all of a user's
+// sessions would mean scanning every session on every instance.
+//
+// The index is only as good as the order of calls around it: Add a session
+// after scs has committed it (otherwise List may prune it as dead, and a
+// concurrent RevokeAll could miss it), and Add it again whenever its expiry
+// moves, because records and the index hash expire by ExpiresAt.
+type SessionIndex struct {
+	c       vk.Client
+	prefix  string
+	timeout time.Duration
+}
+
+// NewSessionIndex returns an index whose session keys follow the
+// SessionStore layout under the same prefix. A positive timeout bounds every
+// call on top of the caller's context.
+func NewSessionIndex(c vk.Client, prefix string, timeout time.Duration) *SessionIndex {
+	return &SessionIndex{c: c, prefix: prefix, timeout: timeout}
+}
+
+var (
+	errNoIdentity = errors.New("empty identity id")
+	errNoToken    = errors.New("empty hashed token")
+	errNoExpiry   = errors.New("record has no expiry")
+)
+
+func (x *SessionIndex) indexKey(identityID string) string {
+	return x.prefix + "user:" + identityID + ":sessions"
+}
+
+// Add records a session of identityID, replacing any record with the same
+// token. A record that has already expired is not added: its PEXPIREAT
+// would lie in the past and delete the whole index.
+func (x *SessionIndex) Add(ctx context.Context, identityID string, r SessionRecord) error {
+	switch {
+	case identityID == "":
+		return fmt.Errorf("valkey: session index add: %w", errNoIdentity)
+	case r.HashedToken == "":
+		return fmt.Errorf("valkey: session index add: %w", errNoToken)
+	case r.ExpiresAt.IsZero():
+		return fmt.Errorf("valkey: session index add: %w", errNoExpiry)
+	}
+	ms := r.ExpiresAt.UnixMilli()
+	if ms <= time.Now().UnixMilli() {
+		return nil
+	}
+	val, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("valkey: session index add: %w", err)
+	}
+	ctx, cancel := withTimeout(ctx, x.timeout)
+	defer cancel()
+	key := x.indexKey(identityID)
+	// NX gives a fresh hash its first TTL (GT treats "no TTL" as infinite
+	// and would never set one); GT then only ever pushes it later, so the
+	// hash outlives its longest-lived session and dies with it.
+	resps := x.c.DoMulti(ctx,
+		x.c.B().Hset().Key(key).FieldValue().FieldValue(r.HashedToken, string(val)).Build(),
+		x.c.B().Pexpireat().Key(key).MillisecondsTimestamp(ms).Nx().Build(),
+		x.c.B().Pexpireat().Key(key).MillisecondsTimestamp(ms).Gt().Build(),
+	)
+	for _, resp := range resps {
+		if err := resp.Error(); err != nil {
+			return fmt.Errorf("valkey: session index add: %w", err)
+		}
+	}
+	return nil
+}
+
+// Remove forgets a session, e.g. on an ordinary logout where scs has
+// already deleted the session itself.
+func (x *SessionIndex) Remove(ctx context.Context, identityID, hashedToken string) error {
+	if identityID == "" {
+		return fmt.Errorf("valkey: session index remove: %w", errNoIdentity)
+	}
+	ctx, cancel := withTimeout(ctx, x.timeout)
+	defer cancel()
+	cmd := x.c.B().Hdel().Key(x.indexKey(identityID)).Field(hashedToken).Build()
+	if err := x.c.Do(ctx, cmd).Error(); err != nil {
+		return fmt.Errorf("valkey: session index remove: %w", err)
+	}
+	return nil
+}
+
+// touchScript replaces a record only if it still holds the value we read,
+// so a Touch racing a Revoke or Remove cannot resurrect the deleted field,
+// and one racing an Add cannot overwrite the newer record.
+// Returns 1 when written, 0 when the field is gone, -1 when it changed.
+var touchScript = vk.NewLuaScript(`
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return 0 end
+if cur ~= ARGV[2] then return -1 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`)
+
+// touchAttempts bounds retries when the record keeps changing under us;
+// giving up is harmless because the competing writers are recording
+// activity themselves.
+const touchAttempts = 3
+
+// Touch moves the LastSeenAt of an existing record to at. It does nothing
+// when the record is gone, and never moves LastSeenAt backwards, since
+// concurrent requests of one session may finish out of order.
+func (x *SessionIndex) Touch(ctx context.Context, identityID string, hashedToken string, at time.Time) error {
+	if identityID == "" {
+		return fmt.Errorf("valkey: session index touch: %w", errNoIdentity)
+	}
+	ctx, cancel := withTimeout(ctx, x.timeout)
+	defer cancel()
+	key := x.indexKey(identityID)
+	for range touchAttempts {
+		cur, err := x.c.Do(ctx, x.c.B().Hget().Key(key).Field(hashedToken).Build()).ToString()
+		if vk.IsValkeyNil(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("valkey: session index touch: %w", err)
+		}
+		var r SessionRecord
+		if err := json.Unmarshal([]byte(cur), &r); err != nil {
+			return fmt.Errorf("valkey: session index touch: decode record: %w", err)
+		}
+		if !at.After(r.LastSeenAt) {
+			return nil
+		}
+		r.LastSeenAt = at
+		val, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("valkey: session index touch: %w", err)
+		}
+		n, err := touchScript.Exec(ctx, x.c, []string{key}, []string{hashedToken, cur, string(val)}).AsInt64()
+		if err != nil {
+			return fmt.Errorf("valkey: session index touch: %w", err)
+		}
+		if n >= 0 {
+			return nil
+		}
+	}
+	return nil
+}
+
+// List returns the identity's live sessions, oldest first. Records whose
+// session has expired or been deleted are pruned from the index on the way,
+// which is what keeps the hash from accumulating dead sessions while the
+// user keeps logging in.
+func (x *SessionIndex) List(ctx context.Context, identityID string, now time.Time) ([]SessionRecord, error) {
+	if identityID == "" {
+		return nil, fmt.Errorf("valkey: session index list: %w", errNoIdentity)
+	}
+	ctx, cancel := withTimeout(ctx, x.timeout)
+	defer cancel()
+	key := x.indexKey(identityID)
+	all, err := x.c.Do(ctx, x.c.B().Hgetall().Key(key).Build()).AsStrMap()
+	if err != nil {
+		return nil, fmt.Errorf("valkey: session index list: %w", err)
+	}
+
+	var dead []string
+	candidates := make([]SessionRecord, 0, len(all))
+	for token, val := range all {
+		var r SessionRecord
+		if err := json.Unmarshal([]byte(val), &r); err != nil {
+			// An undecodable record still names a session; if that session
+			// is live, listing it keeps it visible and revocable.
+			r = SessionRecord{}
+		} else if !r.ExpiresAt.IsZero() && !r.ExpiresAt.After(now) {
+			dead = append(dead, token)
+			continue
+		}
+		r.HashedToken = token
+		candidates = append(candidates, r)
+	}
+
+	live := make([]SessionRecord, 0, len(candidates))
+	if len(candidates) > 0 {
+		// One EXISTS per key rather than a multi-key EXISTS, so the batch
+		// also works when the session keys sit on different cluster slots.
+		cmds := make(vk.Commands, len(candidates))
+		for i, r := range candidates {
+			cmds[i] = x.c.B().Exists().Key(sessionKey(x.prefix, r.HashedToken)).Build()
+		}
+		for i, resp := range x.c.DoMulti(ctx, cmds...) {
+			n, err := resp.AsInt64()
+			if err != nil {
+				return nil, fmt.Errorf("valkey: session index list: %w", err)
+			}
+			if n == 0 {
+				dead = append(dead, candidates[i].HashedToken)
+				continue
+			}
+			live = append(live, candidates[i])
+		}
+	}
+
+	if len(dead) > 0 {
+		// Pruning is housekeeping: the listing is already correct, and the
+		// next List retries whatever this one failed to remove.
+		_ = x.c.Do(ctx, x.c.B().Hdel().Key(key).Field(dead...).Build()).Error()
+	}
+
+	slices.SortFunc(live, func(a, b SessionRecord) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.HashedToken, b.HashedToken))
+	})
+	return live, nil
+}
+
+// RevokeAll ends every session of the identity except those in keep (the
+// current session, typically) and returns how many of them were still live.
+// Session keys are deleted before their index fields, so a failure part-way
+// leaves the survivors indexed and a retry can finish the job.
+func (x *SessionIndex) RevokeAll(ctx context.Context, identityID string, keep ...string) (int, error) {
+	if identityID == "" {
+		return 0, fmt.Errorf("valkey: session index revoke all: %w", errNoIdentity)
+	}
+	ctx, cancel := withTimeout(ctx, x.timeout)
+	defer cancel()
+	key := x.indexKey(identityID)
+	tokens, err := x.c.Do(ctx, x.c.B().Hkeys().Key(key).Build()).AsStrSlice()
+	if err != nil {
+		return 0, fmt.Errorf("valkey: session index revoke all: %w", err)
+	}
+	tokens = slices.DeleteFunc(tokens, func(t string) bool { return slices.Contains(keep, t) })
+	if len(tokens) == 0 {
+		return 0, nil
+	}
+
+	// Separate DELs, not one multi-key DEL, because session keys may live
+	// on different cluster slots.
+	cmds := make(vk.Commands, len(tokens))
+	for i, t := range tokens {
+		cmds[i] = x.c.B().Del().Key(sessionKey(x.prefix, t)).Build()
+	}
+	var (
+		revoked  int
+		deleted  []string
+		firstErr error
+	)
+	for i, resp := range x.c.DoMulti(ctx, cmds...) {
+		n, err := resp.AsInt64()
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		revoked += int(n)
+		deleted = append(deleted, tokens[i])
+	}
+	if len(deleted) > 0 {
+		if err := x.c.Do(ctx, x.c.B().Hdel().Key(key).Field(deleted...).Build()).Error(); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return revoked, fmt.Errorf("valkey: session index revoke all: %w", firstErr)
+	}
+	return revoked, nil
+}
+
+// Revoke ends one session of identityID. It returns false, touching
+// nothing, when the token is not in that identity's index, so a user can
+// only end their own sessions.
+func (x *SessionIndex) Revoke(ctx context.Context, identityID, hashedToken string) (bool, error) {
+	if identityID == "" {
+		return false, fmt.Errorf("valkey: session index revoke: %w", errNoIdentity)
+	}
+	if hashedToken == "" {
+		return false, nil
+	}
+	ctx, cancel := withTimeout(ctx, x.timeout)
+	defer cancel()
+	key := x.indexKey(identityID)
+	owned, err := x.c.Do(ctx, x.c.B().Hexists().Key(key).Field(hashedToken).Build()).AsBool()
+	if err != nil {
+		return false, fmt.Errorf("valkey: session index revoke: %w", err)
+	}
+	if !owned {
+		return false, nil
+	}
+	// Session first, index second: if the second step fails the field
+	// points at a dead session, which List prunes; the reverse order could
+	// leave a live session nobody can find to revoke.
+	if err := x.c.Do(ctx, x.c.B().Del().Key(sessionKey(x.prefix, hashedToken)).Build()).Error(); err != nil {
+		return false, fmt.Errorf("valkey: session index revoke: %w", err)
+	}
+	if err := x.c.Do(ctx, x.c.B().Hdel().Key(key).Field(hashedToken).Build()).Error(); err != nil {
+		return false, fmt.Errorf("valkey: session index revoke: %w", err)
+	}
+	return true, nil
+}
