@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -45,7 +46,8 @@ func (s *Service) Register(ctx context.Context, cmd Register) (Identity, error) 
 	if err != nil {
 		return Identity{}, Internal("register: new id", err)
 	}
-	now := s.now().UTC()
+	// PostgreSQL keeps microseconds; the reply should match what /me reads back.
+	now := s.now().UTC().Truncate(time.Microsecond)
 	identity := Identity{
 		ID:           id,
 		Email:        email,
