@@ -138,8 +138,8 @@ type client struct {
 	// use undocumented methods or paths.
 	noContract bool
 	ts         *testServer
-	jar *cookiejar.Jar
-	hc  *http.Client
+	jar        *cookiejar.Jar
+	hc         *http.Client
 }
 
 func (ts *testServer) client() *client {
