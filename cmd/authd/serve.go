@@ -16,6 +16,7 @@ import (
 	"github.com/authd/authd/api"
 	"github.com/authd/authd/internal/argon2id"
 	"github.com/authd/authd/internal/auth"
+	"github.com/authd/authd/internal/blocklist"
 	"github.com/authd/authd/internal/config"
 	"github.com/authd/authd/internal/httpapi"
 	"github.com/authd/authd/internal/logging"
@@ -63,13 +64,21 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return fmt.Errorf("config: ARGON2_*: %w", err)
 	}
-	identities := auth.NewService(postgres.NewIdentityStore(db), hasher,
-		auth.PasswordPolicy{MinLength: cfg.PasswordMinLength}, time.Now, log)
+	sessionIndex := valkey.NewSessionIndex(vc, cfg.ValkeyKeyPrefix, cfg.DependencyTimeout)
+	identities := auth.NewService(auth.Deps{
+		Store:            postgres.NewIdentityStore(db),
+		Hasher:           hasher,
+		Sessions:         sessionIndex,
+		Audit:            postgres.NewAuditLog(db),
+		Policy:           auth.PasswordPolicy{MinLength: cfg.PasswordMinLength, Blocklist: &blocklist.Common{}},
+		PrivilegedWindow: cfg.PrivilegedWindow,
+		Now:              time.Now,
+		Log:              log,
+	})
 	sessions := session.NewManager(
-		valkey.NewSessionStore(vc, cfg.ValkeyKeyPrefix, cfg.DependencyTimeout),
-		valkey.NewSessionIndex(vc, cfg.ValkeyKeyPrefix, cfg.DependencyTimeout),
+		valkey.NewSessionStore(vc, cfg.ValkeyKeyPrefix, cfg.DependencyTimeout), sessionIndex,
 		session.Cookie{Name: cfg.CookieName, Domain: cfg.CookieDomain, Secure: cfg.CookieSecure, Lifetime: cfg.SessionLifetime},
-		time.Now, log)
+		cfg.SessionTouch, time.Now, log)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

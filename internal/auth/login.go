@@ -9,6 +9,7 @@ import (
 type Login struct {
 	Identifier string
 	Password   string
+	Client     Client
 }
 
 // Login returns the identity whose credentials match. An unknown e-mail, a
@@ -38,6 +39,7 @@ func (s *Service) Login(ctx context.Context, cmd Login) (Identity, error) {
 		if _, _, err := s.hasher.Verify(ctx, password.Plaintext(), s.hasher.DummyHash()); err != nil && ErrorKind(err) != KindInternal {
 			return Identity{}, err
 		}
+		s.audit(ctx, EventLoginFailed, nil, cmd.Client)
 		return Identity{}, ErrInvalidCredentials
 	}
 
@@ -47,14 +49,16 @@ func (s *Service) Login(ctx context.Context, cmd Login) (Identity, error) {
 			return Identity{}, err // e.g. overloaded: the client may retry
 		}
 		s.log.ErrorContext(ctx, "stored password hash cannot be verified", "identity_id", identity.ID, "error", err)
-		return Identity{}, ErrInvalidCredentials
+		match = false
 	}
 	if !match || identity.State != StateActive {
+		s.audit(ctx, EventLoginFailed, &identity.ID, cmd.Client)
 		return Identity{}, ErrInvalidCredentials
 	}
 	if rehash {
 		s.upgradeHash(ctx, &identity, password)
 	}
+	s.audit(ctx, EventLoginSucceeded, &identity.ID, cmd.Client)
 	return identity, nil
 }
 

@@ -16,6 +16,7 @@ type Register struct {
 	// EmailField names the request field that carried the e-mail, so that
 	// validation errors point at what the client sent ("identifier" or "email").
 	EmailField string
+	Client     Client
 }
 
 // Register creates an active identity. A taken e-mail or username is a
@@ -61,6 +62,7 @@ func (s *Service) Register(ctx context.Context, cmd Register) (Identity, error) 
 	if err := s.store.CreateIdentity(ctx, identity); err != nil {
 		return Identity{}, err
 	}
+	s.audit(ctx, EventRegistered, &identity.ID, cmd.Client)
 	return identity, nil
 }
 

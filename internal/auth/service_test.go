@@ -79,6 +79,102 @@ func (m *memStore) UpdatePasswordHash(_ context.Context, id uuid.UUID, hash stri
 	return nil
 }
 
+func (m *memStore) UpdateProfile(_ context.Context, id uuid.UUID, username, geo string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i, ok := m.ids[id]
+	if !ok {
+		return ErrNotFound
+	}
+	for _, o := range m.ids {
+		if o.ID != id && username != "" && strings.EqualFold(o.Username, username) {
+			return ErrUsernameTaken
+		}
+	}
+	i.Username, i.GeoLocation, i.UpdatedAt = username, geo, at
+	m.ids[id] = i
+	return nil
+}
+
+// memSessions is an in-memory SessionIndex.
+type memSessions struct {
+	mu   sync.Mutex
+	byID map[string][]Session
+	err  error
+}
+
+func (m *memSessions) List(_ context.Context, id string, _ time.Time) ([]Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Session(nil), m.byID[id]...), m.err
+}
+
+func (m *memSessions) Revoke(_ context.Context, id, hashed string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, s := range m.byID[id] {
+		if s.HashedToken == hashed {
+			m.byID[id] = append(m.byID[id][:i], m.byID[id][i+1:]...)
+			return true, nil
+		}
+	}
+	return false, m.err
+}
+
+func (m *memSessions) RevokeAll(_ context.Context, id string, keep ...string) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return 0, m.err
+	}
+	var kept []Session
+	n := 0
+	for _, s := range m.byID[id] {
+		if len(keep) > 0 && s.HashedToken == keep[0] {
+			kept = append(kept, s)
+			continue
+		}
+		n++
+	}
+	m.byID[id] = kept
+	return n, nil
+}
+
+// memAudit records events in memory.
+type memAudit struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+func (m *memAudit) Record(_ context.Context, e Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.events = append(m.events, e)
+	return nil
+}
+
+func (m *memAudit) Recent(_ context.Context, id uuid.UUID, limit int) ([]Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Event
+	for i := len(m.events) - 1; i >= 0 && len(out) < limit; i-- {
+		if e := m.events[i]; e.IdentityID != nil && *e.IdentityID == id {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (m *memAudit) types() []EventType {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []EventType
+	for _, e := range m.events {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
 // fakeHasher "hashes" by prefixing, and counts verifications so tests can
 // see that unknown e-mails cost a hash too.
 type fakeHasher struct {
@@ -111,10 +207,29 @@ func (h *fakeHasher) DummyHash() string { return "dummy" }
 
 var testNow = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
+// testEnv is a Service over in-memory ports, with a clock tests can move.
+type testEnv struct {
+	svc      *Service
+	store    *memStore
+	hasher   *fakeHasher
+	sessions *memSessions
+	audit    *memAudit
+	now      time.Time
+}
+
+func newTestEnv() *testEnv {
+	env := &testEnv{store: newMemStore(), hasher: &fakeHasher{version: "v2"}, sessions: &memSessions{byID: map[string][]Session{}}, audit: &memAudit{}, now: testNow}
+	env.svc = NewService(Deps{
+		Store: env.store, Hasher: env.hasher, Sessions: env.sessions, Audit: env.audit,
+		Policy: PasswordPolicy{MinLength: 8}, PrivilegedWindow: 15 * time.Minute,
+		Now: func() time.Time { return env.now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	return env
+}
+
 func newTestService() (*Service, *memStore, *fakeHasher) {
-	store, hasher := newMemStore(), &fakeHasher{version: "v2"}
-	svc := NewService(store, hasher, PasswordPolicy{MinLength: 8}, func() time.Time { return testNow }, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	return svc, store, hasher
+	env := newTestEnv()
+	return env.svc, env.store, env.hasher
 }
 
 func TestRegister(t *testing.T) {

@@ -26,10 +26,12 @@ type Config struct {
 	ValkeyKeyPrefix   string
 	DependencyTimeout time.Duration
 
-	CookieName      string
-	CookieSecure    bool
-	CookieDomain    string
-	SessionLifetime time.Duration
+	CookieName       string
+	CookieSecure     bool
+	CookieDomain     string
+	SessionLifetime  time.Duration
+	SessionTouch     time.Duration
+	PrivilegedWindow time.Duration
 
 	Argon2Memory      uint32
 	Argon2Iterations  uint32
@@ -113,6 +115,13 @@ func settings() []setting {
 		{name: "SESSION_LIFETIME", def: fixed("24h"), help: "Absolute lifetime of a session.",
 			parse: func(c *Config, v string) (err error) {
 				c.SessionLifetime, err = parseDuration(v, time.Minute, 90*24*time.Hour)
+				return
+			}},
+		{name: "SESSION_TOUCH_INTERVAL", def: fixed("5m"), help: "How often a session's last-seen time is written (0 turns it off).",
+			parse: func(c *Config, v string) (err error) { c.SessionTouch, err = parseDuration(v, 0, 24*time.Hour); return }},
+		{name: "PRIVILEGED_WINDOW", def: fixed("15m"), help: "How long after a login the password may be changed without the current one.",
+			parse: func(c *Config, v string) (err error) {
+				c.PrivilegedWindow, err = parseDuration(v, 0, 24*time.Hour)
 				return
 			}},
 		{name: "ARGON2_MEMORY_KIB", def: fixed("19456"), help: "Argon2id memory per hash, in KiB (OWASP: 19456).",

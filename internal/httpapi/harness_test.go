@@ -22,6 +22,7 @@ import (
 	"github.com/authd/authd/api"
 	"github.com/authd/authd/internal/argon2id"
 	"github.com/authd/authd/internal/auth"
+	"github.com/authd/authd/internal/blocklist"
 	"github.com/authd/authd/internal/httpapi"
 	"github.com/authd/authd/internal/postgres"
 	"github.com/authd/authd/internal/session"
@@ -89,6 +90,7 @@ type serverOptions struct {
 	cookieName string
 	valkey     vk.Client // defaults to testValkey
 	checks     map[string]httpapi.Check
+	now        func() time.Time // the clock of the use cases and sessions
 }
 
 // testServer is authd's HTTP API over the real PostgreSQL and Valkey.
@@ -121,10 +123,18 @@ func newServer(t *testing.T, o serverOptions) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	identities := auth.NewService(postgres.NewIdentityStore(testDB), hasher, auth.PasswordPolicy{MinLength: 8}, time.Now, log)
+	now := o.now
+	if now == nil {
+		now = time.Now
+	}
+	index := valkey.NewSessionIndex(o.valkey, testPrefix, 2*time.Second)
+	identities := auth.NewService(auth.Deps{
+		Store: postgres.NewIdentityStore(testDB), Hasher: hasher, Sessions: index, Audit: postgres.NewAuditLog(testDB),
+		Policy: auth.PasswordPolicy{MinLength: 8, Blocklist: &blocklist.Common{}}, PrivilegedWindow: 15 * time.Minute, Now: now, Log: log,
+	})
 	store := valkey.NewSessionStore(o.valkey, testPrefix, 2*time.Second)
-	sessions := session.NewManager(store, valkey.NewSessionIndex(o.valkey, testPrefix, 2*time.Second),
-		session.Cookie{Name: o.cookieName, Secure: o.secure, Lifetime: 24 * time.Hour}, time.Now, log)
+	sessions := session.NewManager(store, index,
+		session.Cookie{Name: o.cookieName, Secure: o.secure, Lifetime: 24 * time.Hour}, time.Minute, now, log)
 	e := httpapi.New(identities, sessions, o.checks,
 		httpapi.Config{BodyLimit: 64 << 10, ReadyTimeout: time.Second, OpenAPI: api.OpenAPI}, prometheus.NewRegistry(), log)
 	ts := &testServer{Server: httptest.NewServer(e), t: t, contract: newContract(t), store: store, cookie: o.cookieName, logs: logs}
@@ -283,3 +293,7 @@ func routesOf(ts *testServer) []string {
 	}
 	return out
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func hashOf(token string) string { return session.HashToken(token) }

@@ -3,10 +3,11 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/authd/authd/internal/auth"
-	"github.com/authd/authd/internal/session"
+	"github.com/authd/authd/internal/logging"
 )
 
 type registerRequest struct {
@@ -23,7 +24,7 @@ func (s *Server) register(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	cmd := auth.Register{Email: req.Identifier, Password: req.Password, Username: req.Username, GeoLocation: req.GeoLocation, EmailField: "identifier"}
+	cmd := auth.Register{Email: req.Identifier, Password: req.Password, Username: req.Username, GeoLocation: req.GeoLocation, EmailField: "identifier", Client: clientOf(c)}
 	if req.Identifier == "" && req.Email != "" {
 		cmd.Email, cmd.EmailField = req.Email, "email"
 	}
@@ -51,7 +52,7 @@ func (s *Server) login(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	identity, err := s.identities.Login(ctx, auth.Login{Identifier: req.Identifier, Password: req.Password})
+	identity, err := s.identities.Login(ctx, auth.Login{Identifier: req.Identifier, Password: req.Password, Client: clientOf(c)})
 	if err != nil {
 		return err
 	}
@@ -64,21 +65,23 @@ func (s *Server) login(c echo.Context) error {
 // logout ends the session on the server and clears the cookie.
 func (s *Server) logout(c echo.Context) error {
 	ctx := c.Request().Context()
-	if _, ok := s.sessions.IdentityID(ctx); !ok {
+	id, ok := s.sessions.IdentityID(ctx)
+	if !ok {
 		return auth.ErrUnauthenticated
 	}
 	if err := s.sessions.End(ctx); err != nil {
 		return err
 	}
+	s.identities.Logout(ctx, id, clientOf(c))
 	return c.NoContent(http.StatusNoContent)
 }
 
 // me returns the profile of the session's identity.
 func (s *Server) me(c echo.Context) error {
 	ctx := c.Request().Context()
-	id, ok := s.sessions.IdentityID(ctx)
-	if !ok {
-		return auth.ErrUnauthenticated
+	id, err := s.identityOf(c)
+	if err != nil {
+		return err
 	}
 	identity, err := s.identities.CurrentUser(ctx, id)
 	if err != nil {
@@ -87,6 +90,15 @@ func (s *Server) me(c echo.Context) error {
 	return c.JSON(http.StatusOK, identity.Profile())
 }
 
-func clientOf(c echo.Context) session.Client {
-	return session.Client{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
+// identityOf is the identity of the request's session, or 401.
+func (s *Server) identityOf(c echo.Context) (uuid.UUID, error) {
+	id, ok := s.sessions.IdentityID(c.Request().Context())
+	if !ok {
+		return uuid.UUID{}, auth.ErrUnauthenticated
+	}
+	return id, nil
+}
+
+func clientOf(c echo.Context) auth.Client {
+	return auth.Client{IP: c.RealIP(), UserAgent: c.Request().UserAgent(), RequestID: logging.RequestID(c.Request().Context())}
 }

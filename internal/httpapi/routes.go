@@ -23,6 +23,11 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	a.POST("/login", s.login, withSession...)
 	a.POST("/logout", s.logout, withSession...)
 	a.GET("/me", s.me, withSession...)
+	a.PUT("/settings", s.settings, withSession...)
+	a.GET("/sessions", s.listSessions, withSession...)
+	a.DELETE("/sessions", s.revokeOtherSessions, withSession...)
+	a.DELETE("/sessions/:id", s.revokeSession, withSession...)
+	a.GET("/activity", s.activity, withSession...)
 }
 
 func (s *Server) openAPI(c echo.Context) error {

@@ -14,14 +14,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/authd/authd/internal/auth"
-	"github.com/authd/authd/internal/session"
 )
 
 // Identities are the identity use cases the handlers call.
 type Identities interface {
 	Register(ctx context.Context, cmd auth.Register) (auth.Identity, error)
 	Login(ctx context.Context, cmd auth.Login) (auth.Identity, error)
+	Logout(ctx context.Context, id uuid.UUID, c auth.Client)
 	CurrentUser(ctx context.Context, id uuid.UUID) (auth.Identity, error)
+	ChangePassword(ctx context.Context, cmd auth.ChangePassword) (auth.Identity, error)
+	UpdateProfile(ctx context.Context, cmd auth.UpdateProfile) (auth.Identity, error)
+	Sessions(ctx context.Context, id uuid.UUID) ([]auth.Session, error)
+	RevokeSession(ctx context.Context, id uuid.UUID, sessionID string, c auth.Client) error
+	RevokeOtherSessions(ctx context.Context, id uuid.UUID, keep string, c auth.Client) (int, error)
+	Activity(ctx context.Context, id uuid.UUID) ([]auth.Event, error)
 }
 
 // Sessions start, read and end cookie sessions.
@@ -29,7 +35,10 @@ type Sessions interface {
 	CookieName() string
 	Load(ctx context.Context, token string) (context.Context, error)
 	IdentityID(ctx context.Context) (uuid.UUID, bool)
-	Start(ctx context.Context, identityID uuid.UUID, client session.Client) error
+	AuthenticatedAt(ctx context.Context) time.Time
+	HashedToken(ctx context.Context) string
+	Start(ctx context.Context, identityID uuid.UUID, client auth.Client) error
+	Renew(ctx context.Context, client auth.Client) error
 	End(ctx context.Context) error
 	WriteCookie(ctx context.Context, w http.ResponseWriter)
 }

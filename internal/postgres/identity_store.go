@@ -65,6 +65,22 @@ func (s *IdentityStore) UpdatePasswordHash(ctx context.Context, id uuid.UUID, ha
 	return nil
 }
 
+// UpdateProfile replaces the traits; a username taken by another identity
+// gives auth.ErrUsernameTaken.
+func (s *IdentityStore) UpdateProfile(ctx context.Context, id uuid.UUID, username, geoLocation string, at time.Time) error {
+	ctx, cancel := s.db.deadline(ctx)
+	defer cancel()
+	tag, err := s.db.Pool.Exec(ctx, `UPDATE identities SET username = $2, geo_location = $3, updated_at = $4 WHERE id = $1`,
+		id, nullable(username), nullable(geoLocation), at)
+	if err != nil {
+		return uniqueViolation(err, "postgres: update profile")
+	}
+	if tag.RowsAffected() == 0 {
+		return auth.ErrNotFound
+	}
+	return nil
+}
+
 func scanIdentity(row pgx.Row, op string) (auth.Identity, error) {
 	var (
 		i                     auth.Identity

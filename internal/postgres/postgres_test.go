@@ -183,3 +183,31 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 		t.Error("Open of a closed port succeeded")
 	}
 }
+
+func TestAuditLogIsAppendOnly(t *testing.T) {
+	db := migrated(t)
+	ctx := context.Background()
+	store, log := postgres.NewIdentityStore(db), postgres.NewAuditLog(db)
+	id := newIdentity(uuid.NewString()[:8]+"@example.com", "")
+	if err := store.CreateIdentity(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now().UTC().Truncate(time.Microsecond)
+	for i, typ := range []auth.EventType{auth.EventRegistered, auth.EventLoginFailed, auth.EventLoginSucceeded} {
+		if err := log.Record(ctx, auth.Event{Type: typ, IdentityID: &id.ID, IP: "192.0.2.1", UserAgent: "test", RequestID: "r1", CreatedAt: base.Add(time.Duration(i) * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := log.Record(ctx, auth.Event{Type: auth.EventLoginFailed, CreatedAt: base}); err != nil {
+		t.Fatalf("event without identity: %v", err)
+	}
+	got, err := log.Recent(ctx, id.ID, 2)
+	if err != nil || len(got) != 2 || got[0].Type != auth.EventLoginSucceeded || got[1].Type != auth.EventLoginFailed || got[0].IP != "192.0.2.1" {
+		t.Fatalf("Recent = %+v, %v", got, err)
+	}
+	for _, q := range []string{`UPDATE audit_events SET event = 'x'`, `DELETE FROM audit_events`} {
+		if _, err := db.Pool.Exec(ctx, q); err == nil {
+			t.Errorf("%s succeeded on the append-only table", q)
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 type Index interface {
 	Add(ctx context.Context, identityID string, s auth.Session) error
 	Remove(ctx context.Context, identityID, hashedToken string) error
+	Touch(ctx context.Context, identityID, hashedToken string, at time.Time) error
 }
 
 // Cookie holds the cookie settings; the secure defaults come from config.
@@ -33,12 +34,6 @@ type Cookie struct {
 	Lifetime time.Duration
 }
 
-// Client describes who started a session, for the owner's session list.
-type Client struct {
-	IP        string
-	UserAgent string
-}
-
 const (
 	keyIdentity = "identity_id"
 	keyAuthTime = "auth_time"
@@ -47,16 +42,19 @@ const (
 
 // Manager starts, reads and ends sessions.
 type Manager struct {
-	scs   *scs.SessionManager
-	index Index
-	now   func() time.Time
-	log   *slog.Logger
+	scs     *scs.SessionManager
+	index   Index
+	now     func() time.Time
+	log     *slog.Logger
+	touches *touchLimiter
 }
 
 // NewManager configures scs: the store only ever sees a hash of the token,
 // there is no idle timeout (it would write to the store on every request),
 // and the cookie is HttpOnly and SameSite=Lax.
-func NewManager(store scs.Store, index Index, c Cookie, now func() time.Time, log *slog.Logger) *Manager {
+// touchEvery is how often a session's last-seen time may be written: often
+// enough for the session list, rarely enough that reads stay read-only.
+func NewManager(store scs.Store, index Index, c Cookie, touchEvery time.Duration, now func() time.Time, log *slog.Logger) *Manager {
 	sm := scs.New()
 	sm.Store = store
 	sm.HashTokenInStore = true
@@ -69,7 +67,7 @@ func NewManager(store scs.Store, index Index, c Cookie, now func() time.Time, lo
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = c.Secure
 	sm.Cookie.Persist = true
-	return &Manager{scs: sm, index: index, now: now, log: log}
+	return &Manager{scs: sm, index: index, now: now, log: log, touches: newTouchLimiter(touchEvery)}
 }
 
 // CookieName is the name of the session cookie.
@@ -98,6 +96,14 @@ func (m *Manager) Load(ctx context.Context, token string) (context.Context, erro
 	if err != nil {
 		return nil, auth.Unavailable("session: load", err)
 	}
+	if id, ok := m.IdentityID(ctx); ok {
+		hashed := HashToken(token)
+		if now := m.now(); m.touches.due(hashed, now) {
+			if err := m.index.Touch(ctx, id.String(), hashed, now.UTC()); err != nil {
+				m.log.WarnContext(ctx, "session last-seen not updated", "error", err)
+			}
+		}
+	}
 	return context.WithValue(ctx, stateKey{}, &requestState{}), nil
 }
 
@@ -116,6 +122,17 @@ func (m *Manager) AuthenticatedAt(ctx context.Context) time.Time {
 	return time.Unix(m.scs.GetInt64(ctx, keyAuthTime), 0)
 }
 
+// Renew replaces the session's token after a privilege change (a new
+// password): the old token stops working at once, the client gets the new
+// one, and the session counts as freshly authenticated.
+func (m *Manager) Renew(ctx context.Context, client auth.Client) error {
+	id, ok := m.IdentityID(ctx)
+	if !ok {
+		return auth.ErrUnauthenticated
+	}
+	return m.Start(ctx, id, client)
+}
+
 // HashedToken is the store key of the current session, or "" if none.
 func (m *Manager) HashedToken(ctx context.Context) string {
 	if t := m.scs.Token(ctx); t != "" {
@@ -127,7 +144,7 @@ func (m *Manager) HashedToken(ctx context.Context) string {
 // Start logs the identity in: any previous session of this client is
 // deleted, a new token is issued (so a planted token is worthless) and the
 // session is written to the store and the index before the reply goes out.
-func (m *Manager) Start(ctx context.Context, identityID uuid.UUID, client Client) error {
+func (m *Manager) Start(ctx context.Context, identityID uuid.UUID, client auth.Client) error {
 	if oldToken := m.scs.Token(ctx); oldToken != "" {
 		if old, ok := m.IdentityID(ctx); ok {
 			if err := m.index.Remove(ctx, old.String(), HashToken(oldToken)); err != nil {

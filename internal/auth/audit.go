@@ -1,0 +1,70 @@
+package auth
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// EventType names something that happened to an identity. The values are
+// stored and shown to users, so they are never renamed.
+type EventType string
+
+const (
+	EventRegistered        EventType = "registration"
+	EventLoginSucceeded    EventType = "login_succeeded"
+	EventLoginFailed       EventType = "login_failed"
+	EventLogout            EventType = "logout"
+	EventPasswordChanged   EventType = "password_changed"
+	EventProfileUpdated    EventType = "profile_updated"
+	EventRecoveryRequested EventType = "recovery_requested"
+	EventRecoveryCompleted EventType = "recovery_completed"
+	EventEmailVerified     EventType = "email_verified"
+	EventSessionRevoked    EventType = "session_revoked"
+)
+
+// Event is one row of the append-only audit trail. It never holds a
+// password, token or cookie: only who, what, when and from where.
+type Event struct {
+	Type       EventType
+	IdentityID *uuid.UUID // nil when the identity is unknown (failed login for an unknown e-mail)
+	IP         string
+	UserAgent  string
+	RequestID  string
+	CreatedAt  time.Time
+}
+
+// AuditLog appends events and reads an identity's recent ones.
+type AuditLog interface {
+	Record(ctx context.Context, e Event) error
+	Recent(ctx context.Context, identityID uuid.UUID, limit int) ([]Event, error)
+}
+
+// audit appends an event. A failure is logged, not returned: losing an
+// audit row must not turn a successful login into an error.
+func (s *Service) audit(ctx context.Context, t EventType, identityID *uuid.UUID, c Client) {
+	err := s.auditLog.Record(ctx, Event{
+		Type: t, IdentityID: identityID, IP: c.IP, UserAgent: truncateUTF8(c.UserAgent, 512),
+		RequestID: c.RequestID, CreatedAt: s.now().UTC(),
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "audit event not recorded", "event", string(t), "error", err)
+	}
+}
+
+// Activity is the query behind GET /auth/activity: the caller's latest events.
+func (s *Service) Activity(ctx context.Context, identityID uuid.UUID) ([]Event, error) {
+	return s.auditLog.Recent(ctx, identityID, 50)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// truncateUTF8 cuts s to at most n bytes without splitting a character.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}

@@ -1,0 +1,106 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/authd/authd/internal/auth"
+)
+
+type settingsRequest struct {
+	Method          string          `json:"method"`
+	Password        string          `json:"password"`
+	CurrentPassword string          `json:"current_password"`
+	Traits          json.RawMessage `json:"traits"`
+}
+
+// traits distinguishes an absent field (unchanged) from null or "" (cleared).
+type traits struct {
+	Username    optionalString `json:"username"`
+	GeoLocation optionalString `json:"geo_location"`
+}
+
+type optionalString struct {
+	set   bool
+	value string
+}
+
+func (o *optionalString) UnmarshalJSON(b []byte) error {
+	o.set = true
+	if string(b) == "null" {
+		return nil
+	}
+	return json.Unmarshal(b, &o.value)
+}
+
+func (o optionalString) ptr() *string {
+	if !o.set {
+		return nil
+	}
+	return &o.value
+}
+
+// settings changes the password or the profile of the session's identity.
+func (s *Server) settings(c echo.Context) error {
+	id, err := s.identityOf(c)
+	if err != nil {
+		return err
+	}
+	var req settingsRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	switch req.Method {
+	case "password":
+		if len(req.Traits) > 0 {
+			return invalidFields(auth.FieldError{Field: "traits", Code: "unknown_field", Message: "Traits are changed with method \"profile\"."})
+		}
+		identity, err := s.identities.ChangePassword(ctx, auth.ChangePassword{
+			IdentityID: id, Password: req.Password, CurrentPassword: req.CurrentPassword,
+			AuthenticatedAt: s.sessions.AuthenticatedAt(ctx), KeepSession: s.sessions.HashedToken(ctx), Client: clientOf(c),
+		})
+		if err != nil {
+			return err
+		}
+		// A privilege change: the caller's session gets a new token too.
+		if err := s.sessions.Renew(ctx, clientOf(c)); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, identity.Profile())
+	case "profile":
+		if req.Password != "" || req.CurrentPassword != "" {
+			return invalidFields(auth.FieldError{Field: "password", Code: "unknown_field", Message: "The password is changed with method \"password\"."})
+		}
+		var t traits
+		if len(req.Traits) == 0 || string(req.Traits) == "null" {
+			return invalidFields(auth.FieldError{Field: "traits", Code: "required", Message: "Send the traits to change."})
+		}
+		if err := decodeBody(req.Traits, &t); err != nil {
+			return prefixFields(err, "traits.")
+		}
+		identity, err := s.identities.UpdateProfile(ctx, auth.UpdateProfile{IdentityID: id, Username: t.Username.ptr(), GeoLocation: t.GeoLocation.ptr(), Client: clientOf(c)})
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, identity.Profile())
+	case "":
+		return invalidFields(auth.FieldError{Field: "method", Code: "required", Message: "Choose method \"password\" or \"profile\"."})
+	default:
+		return invalidFields(auth.FieldError{Field: "method", Code: "invalid_choice", Message: "Method must be \"password\" or \"profile\"."})
+	}
+}
+
+// prefixFields points field errors of a nested object at its full path.
+func prefixFields(err error, prefix string) error {
+	re, ok := err.(*requestError)
+	if !ok {
+		return err
+	}
+	for i := range re.fields {
+		re.fields[i].Field = prefix + re.fields[i].Field
+	}
+	return re
+}
