@@ -1,0 +1,295 @@
+package valkey
+
+// Brute-force throttling (L-3..L-6, P-10, V-1): a Lockout for failed logins
+// per account and per IP, with lock-out windows that grow on each further
+// failure, and a fixed-window counter (Window) for registrations per IP and
+// mails per address.
+//
+// Why not valkeylimiter (v1.0.76, the version that resolves here): it is a
+// fixed-window limiter only, so it cannot express "lock for 1m, then 2m,
+// then 4m ... up to 15m", and it reads time.Now() inside, so tests cannot
+// show that a lock ends, or that Retry-After is right, without sleeping
+// through real minutes. The two primitives below are small Lua scripts
+// (vk.NewLuaScript) that take `now` (unix ms) from the caller, so production
+// passes time.Now() and tests pass a fake clock they advance by hand.
+//
+// Clocks: lock ends and window starts are absolute times on the callers'
+// clocks (keep instances NTP-synced; skew between instances shifts a lock by
+// that skew, nothing worse). Expiry is set with PEXPIRE, i.e. a duration
+// relative to the server's clock, so a skewed or fake caller clock never
+// makes a key immortal or expire at once.
+//
+// Layout: everything about one throttle key lives in ONE Valkey key,
+// prefix+"throttle:"+key, a HASH ("n", "until" for a Lockout; "n", "start"
+// for a Window), and every script touches only that key, so it works on a
+// cluster. Lockout and Window share the namespace: give each use its own key
+// name, e.g. "login:account:<hash>", "login:ip:<ip>", "register:ip:<ip>",
+// "mail:verify:<hash>".
+//
+// Keys are visible to anyone who can list or MONITOR the server, so they
+// must never contain secrets or raw personal data: callers pass public
+// identifiers (an IP, a purpose) or already-hashed ones (preferably a keyed
+// hash such as HMAC of the normalised email, since a plain hash of an email
+// address is easy to reverse by guessing). Errors never include the key.
+//
+// Errors are errors: a network failure, timeout or unexpected reply comes
+// back as a non-nil error and never reads as "not locked" or "allowed".
+// Whether to fail open or closed is the caller's decision.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	vk "github.com/valkey-io/valkey-go"
+)
+
+var (
+	errNoKey    = errors.New("empty throttle key")
+	errNoNow    = errors.New("zero time for now")
+	errBadLimit = errors.New("limit must be at least 1")
+	errBadWin   = errors.New("window must be at least 1ms")
+)
+
+// throttleKey is the one definition of the throttle key layout.
+func throttleKey(prefix, key string) string {
+	return prefix + "throttle:" + key
+}
+
+func checkKeyNow(key string, now time.Time) error {
+	if key == "" {
+		return errNoKey
+	}
+	if now.IsZero() {
+		return errNoNow
+	}
+	return nil
+}
+
+func ms(n int64) string { return strconv.FormatInt(n, 10) }
+
+// remainingUntil turns an absolute unix-ms deadline into the time left at
+// now, 0 once it has passed.
+func remainingUntil(untilMs int64, now time.Time) time.Duration {
+	d := untilMs - now.UnixMilli()
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(d) * time.Millisecond
+}
+
+// LockoutPolicy says how a Lockout grows: failures 1..Free are free; failure
+// Free+k (k>=1) locks the key until now + min(Base * 2^(k-1), Max). The
+// failure counter expires ResetAfter after the last failure (e.g. 24h), so
+// the growth is forgotten eventually; the key also lives at least as long as
+// its lock.
+//
+// With Free=3, Base=1m, Max=15m: failures 1-3 are free, then 1m, 2m, 4m,
+// 8m, 15m, 15m, ... Note that a capped window keeps allowing some attempts
+// per day (24h/Max after the free ones); pick Max with the account-level
+// bound of L-3 (at most 100 consecutive failures) in mind.
+type LockoutPolicy struct {
+	Free       int
+	Base       time.Duration
+	Max        time.Duration
+	ResetAfter time.Duration
+}
+
+func (p LockoutPolicy) validate() error {
+	switch {
+	case p.Free < 0:
+		return errors.New("lockout policy: Free must not be negative")
+	case p.Base < time.Millisecond:
+		return errors.New("lockout policy: Base must be at least 1ms")
+	case p.Max < p.Base:
+		return errors.New("lockout policy: Max must not be below Base")
+	case p.ResetAfter < time.Millisecond:
+		return errors.New("lockout policy: ResetAfter must be at least 1ms")
+	}
+	return nil
+}
+
+// Lockout counts failures per key (e.g. "login:account:<email-hash>",
+// "login:ip:<ip>") and locks the key with growing windows once the free
+// attempts are used; see LockoutPolicy.
+//
+// Intended use (L-3..L-5): before verifying a password, Check every key
+// involved; if any is locked, answer 429 with Retry-After (the same answer
+// for known and unknown identifiers, L-6) without verifying and without
+// calling Fail. On a wrong password call Fail on each key; on success Reset
+// the account key. Locks are temporary, so once they pass the right
+// password works again.
+type Lockout struct {
+	c       vk.Client
+	prefix  string
+	timeout time.Duration
+}
+
+// NewLockout returns a Lockout keeping its state at prefix+"throttle:"+key.
+// A positive timeout bounds every call on top of the caller's context.
+func NewLockout(c vk.Client, prefix string, timeout time.Duration) *Lockout {
+	return &Lockout{c: c, prefix: prefix, timeout: timeout}
+}
+
+// Check returns how long the key is still locked (0 if not locked) without
+// recording anything.
+func (l *Lockout) Check(ctx context.Context, key string, now time.Time) (time.Duration, error) {
+	if err := checkKeyNow(key, now); err != nil {
+		return 0, fmt.Errorf("valkey: lockout check: %w", err)
+	}
+	ctx, cancel := withTimeout(ctx, l.timeout)
+	defer cancel()
+	// Plain Do, not DoCache: another instance's Fail must count at once.
+	until, err := l.c.Do(ctx, l.c.B().Hget().Key(throttleKey(l.prefix, key)).Field("until").Build()).AsInt64()
+	if vk.IsValkeyNil(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("valkey: lockout check: %w", err)
+	}
+	return remainingUntil(until, now), nil
+}
+
+// lockoutFailScript records one failure.
+// KEYS[1] the throttle key; ARGV now, free, base, max, resetAfter (all ms).
+// Returns the lock in force after this failure, in ms (0 when none).
+//
+// The lock end only ever moves later: two instances failing at once, or one
+// with a clock behind, cannot shorten a lock already set. Numbers are Lua
+// doubles, exact for unix ms; '%.0f' keeps them out of exponent notation.
+var lockoutFailScript = vk.NewLuaScript(`
+local now = tonumber(ARGV[1])
+local free = tonumber(ARGV[2])
+local base = tonumber(ARGV[3])
+local cap = tonumber(ARGV[4])
+local reset = tonumber(ARGV[5])
+local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
+local lockedUntil = tonumber(redis.call('HGET', KEYS[1], 'until')) or 0
+local k = n - free
+if k >= 1 then
+  local w = cap
+  if k <= 62 then w = math.min(base * 2 ^ (k - 1), cap) end
+  if now + w > lockedUntil then
+    lockedUntil = now + w
+    redis.call('HSET', KEYS[1], 'until', string.format('%.0f', lockedUntil))
+  end
+end
+local left = math.max(lockedUntil - now, 0)
+redis.call('PEXPIRE', KEYS[1], string.format('%.0f', math.max(left, reset)))
+return left
+`)
+
+// Fail records a failure and returns the lock now in force (0 if still
+// within the free attempts). It is atomic: one Lua script increments the
+// counter, moves the lock end and sets the expiry to the later of the lock
+// end and now+ResetAfter.
+func (l *Lockout) Fail(ctx context.Context, key string, p LockoutPolicy, now time.Time) (time.Duration, error) {
+	if err := checkKeyNow(key, now); err != nil {
+		return 0, fmt.Errorf("valkey: lockout fail: %w", err)
+	}
+	if err := p.validate(); err != nil {
+		return 0, fmt.Errorf("valkey: lockout fail: %w", err)
+	}
+	ctx, cancel := withTimeout(ctx, l.timeout)
+	defer cancel()
+	left, err := lockoutFailScript.Exec(ctx, l.c, []string{throttleKey(l.prefix, key)}, []string{
+		ms(now.UnixMilli()), strconv.Itoa(p.Free),
+		ms(p.Base.Milliseconds()), ms(p.Max.Milliseconds()), ms(p.ResetAfter.Milliseconds()),
+	}).AsInt64()
+	if err != nil {
+		return 0, fmt.Errorf("valkey: lockout fail: %w", err)
+	}
+	return time.Duration(left) * time.Millisecond, nil
+}
+
+// Reset forgets the key (after a successful login for the account key).
+// Resetting a key that does not exist is not an error.
+func (l *Lockout) Reset(ctx context.Context, key string) error {
+	if key == "" {
+		return fmt.Errorf("valkey: lockout reset: %w", errNoKey)
+	}
+	ctx, cancel := withTimeout(ctx, l.timeout)
+	defer cancel()
+	if err := l.c.Do(ctx, l.c.B().Del().Key(throttleKey(l.prefix, key)).Build()).Error(); err != nil {
+		return fmt.Errorf("valkey: lockout reset: %w", err)
+	}
+	return nil
+}
+
+// Window is a fixed-window counter: at most Limit events per Window per key
+// (registrations per IP, mails per address per hour). A window starts at the
+// first event after the previous one ended, so bursts at a window's end and
+// the next one's start can reach twice the limit in a short span; combine
+// two Windows (e.g. 1 per 60s and 5 per hour for P-10) where that matters.
+type Window struct {
+	c       vk.Client
+	prefix  string
+	timeout time.Duration
+}
+
+// NewWindow returns a Window keeping its state at prefix+"throttle:"+key.
+// A positive timeout bounds every call on top of the caller's context.
+func NewWindow(c vk.Client, prefix string, timeout time.Duration) *Window {
+	return &Window{c: c, prefix: prefix, timeout: timeout}
+}
+
+// windowAllowScript records one event if the window has room.
+// KEYS[1] the throttle key; ARGV now, limit, window (ms).
+// Returns {1, 0} when allowed, {0, ms until the window ends} when not.
+//
+// A window is over when the caller's now reaches start+window, even if the
+// server has not expired the key yet (clock skew, or a test's fake clock);
+// the expiry is relative to the server's clock, so the key never outlives
+// its window by more than the skew.
+var windowAllowScript = vk.NewLuaScript(`
+local now = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
+local cur = redis.call('HMGET', KEYS[1], 'start', 'n')
+local start = tonumber(cur[1])
+local n = tonumber(cur[2]) or 0
+if not start or now >= start + window then
+  redis.call('HSET', KEYS[1], 'start', string.format('%.0f', now), 'n', 1)
+  redis.call('PEXPIRE', KEYS[1], string.format('%.0f', window))
+  return {1, 0}
+end
+if n < limit then
+  redis.call('HINCRBY', KEYS[1], 'n', 1)
+  return {1, 0}
+end
+return {0, math.min(start + window - now, window)}
+`)
+
+// Allow records one event if under the limit and reports whether it was
+// allowed, and if not, how long until the window resets. Window boundaries
+// are aligned to now (window start = first event's time; the key expires at
+// start+window), computed in Lua from the caller's now, not the server's
+// TIME. Denied events are not counted. On error, allowed is false.
+func (w *Window) Allow(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (allowed bool, retryAfter time.Duration, err error) {
+	if err := checkKeyNow(key, now); err != nil {
+		return false, 0, fmt.Errorf("valkey: window allow: %w", err)
+	}
+	if limit < 1 {
+		return false, 0, fmt.Errorf("valkey: window allow: %w", errBadLimit)
+	}
+	if window < time.Millisecond {
+		return false, 0, fmt.Errorf("valkey: window allow: %w", errBadWin)
+	}
+	ctx, cancel := withTimeout(ctx, w.timeout)
+	defer cancel()
+	res, err := windowAllowScript.Exec(ctx, w.c, []string{throttleKey(w.prefix, key)}, []string{
+		ms(now.UnixMilli()), strconv.Itoa(limit), ms(window.Milliseconds()),
+	}).AsIntSlice()
+	if err != nil {
+		return false, 0, fmt.Errorf("valkey: window allow: %w", err)
+	}
+	if len(res) != 2 {
+		return false, 0, fmt.Errorf("valkey: window allow: unexpected reply of %d values", len(res))
+	}
+	if res[0] == 1 {
+		return true, 0, nil
+	}
+	return false, time.Duration(res[1]) * time.Millisecond, nil
+}
