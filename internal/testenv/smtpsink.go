@@ -1,0 +1,418 @@
+package testenv
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"log"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	gosmtp "github.com/emersion/go-smtp"
+)
+
+// SMTPSink is a real SMTP server on 127.0.0.1:<random port> that keeps every
+// message it receives. Tests talk to it over TCP, exactly as the server
+// talks to MailHog or a relay, so the whole send path is exercised without a
+// separate process.
+//
+// It advertises AUTH PLAIN (without TLS, as loopback servers may) and accepts
+// any credentials, so clients configured with a username work against it;
+// SinkMessage.AuthUser tells whether they authenticated.
+type SMTPSink struct {
+	mu       sync.Mutex
+	addr     string // fixed by the first listen, so Restart can reuse it
+	srv      *gosmtp.Server
+	served   chan struct{} // closed when the running Serve returns
+	closed   bool
+	msgs     []SinkMessage
+	failNext int
+	arrived  chan struct{} // closed and replaced whenever a message is kept
+}
+
+// SinkMessage is one message as the sink received it. From and To are the
+// SMTP envelope (MAIL FROM / RCPT TO), which is what a relay delivers by;
+// the header From is in Header. Text and HTML are the decoded bodies of the
+// first text/plain and text/html parts, whatever the transfer encoding
+// (quoted-printable, base64, 7bit/8bit) and multipart nesting.
+type SinkMessage struct {
+	From     string
+	To       []string
+	Subject  string
+	Text     string
+	HTML     string
+	Raw      []byte
+	Header   mail.Header
+	AuthUser string
+}
+
+// StartSMTPSink listens on 127.0.0.1:0 and serves until Close.
+func StartSMTPSink() (*SMTPSink, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("testenv: smtp sink: listen: %w", err)
+	}
+	s := &SMTPSink{addr: ln.Addr().String(), arrived: make(chan struct{})}
+	s.serve(ln)
+	return s, nil
+}
+
+func (s *SMTPSink) serve(ln net.Listener) {
+	srv := gosmtp.NewServer(gosmtp.BackendFunc(func(*gosmtp.Conn) (gosmtp.Session, error) {
+		return &sinkSession{sink: s}, nil
+	}))
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	srv.MaxMessageBytes = 10 << 20
+	srv.MaxRecipients = 100
+	// A client that stalls must not keep a goroutine alive past the test.
+	srv.ReadTimeout = 30 * time.Second
+	srv.WriteTimeout = 30 * time.Second
+	// Clients that drop the connection are routine in failure tests; the
+	// server's complaints about them are noise in test output.
+	srv.ErrorLog = log.New(io.Discard, "", 0)
+
+	served := make(chan struct{})
+	s.srv, s.served = srv, served
+	go func() {
+		defer close(served)
+		_ = srv.Serve(ln)
+	}()
+}
+
+// Host is always 127.0.0.1.
+func (s *SMTPSink) Host() string {
+	host, _, _ := net.SplitHostPort(s.addr)
+	return host
+}
+
+// Port is the port chosen at start; it stays the same across Stop/Restart.
+func (s *SMTPSink) Port() int {
+	_, port, _ := net.SplitHostPort(s.addr)
+	n, _ := strconv.Atoi(port)
+	return n
+}
+
+// Addr is host:port.
+func (s *SMTPSink) Addr() string { return s.addr }
+
+// Close stops the server for good. The messages stay readable.
+func (s *SMTPSink) Close() error {
+	err := s.Stop()
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	return err
+}
+
+// Stop stops accepting (simulating SMTP being down) and drops open
+// connections, while keeping what was received. Clients then get
+// "connection refused", as with a relay that is down.
+func (s *SMTPSink) Stop() error {
+	s.mu.Lock()
+	srv, served := s.srv, s.served
+	s.srv, s.served = nil, nil
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	err := srv.Close()
+	<-served
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Restart listens again on the same port after Stop. It is a no-op while
+// the sink is running.
+func (s *SMTPSink) Restart() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("testenv: smtp sink: restart after Close")
+	}
+	if s.srv != nil {
+		return nil
+	}
+	// Go sets SO_REUSEADDR, so the port is normally free at once; the retry
+	// covers another process grabbing it for a moment in between.
+	var ln net.Listener
+	var err error
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		ln, err = net.Listen("tcp", s.addr)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("testenv: smtp sink: listen again on %s: %w", s.addr, err)
+	}
+	s.serve(ln)
+	return nil
+}
+
+// Messages returns a copy of everything received so far, oldest first.
+func (s *SMTPSink) Messages() []SinkMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]SinkMessage(nil), s.msgs...)
+}
+
+// Count is the number of messages with to among their recipients
+// (case-insensitive).
+func (s *SMTPSink) Count(to string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, m := range s.msgs {
+		if m.sentTo(to) {
+			n++
+		}
+	}
+	return n
+}
+
+// WaitFor returns the first message to `to` (case-insensitive) whose subject
+// contains subjectPart (case-insensitive; "" = any), waiting up to timeout
+// for it to arrive. The timeout error lists what did arrive, by subject and
+// recipients only, since bodies hold tokens.
+func (s *SMTPSink) WaitFor(to, subjectPart string, timeout time.Duration) (SinkMessage, error) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	part := strings.ToLower(subjectPart)
+	for {
+		s.mu.Lock()
+		for _, m := range s.msgs {
+			if m.sentTo(to) && strings.Contains(strings.ToLower(m.Subject), part) {
+				s.mu.Unlock()
+				return m, nil
+			}
+		}
+		arrived := s.arrived
+		s.mu.Unlock()
+
+		select {
+		case <-arrived:
+		case <-timer.C:
+			return SinkMessage{}, fmt.Errorf("testenv: smtp sink: no message to %q with subject containing %q within %s; received: %s",
+				to, subjectPart, timeout, s.summary())
+		}
+	}
+}
+
+func (s *SMTPSink) summary() string {
+	msgs := s.Messages()
+	if len(msgs) == 0 {
+		return "nothing"
+	}
+	var b strings.Builder
+	for i, m := range msgs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "to=%v subject=%q", m.To, m.Subject)
+	}
+	return b.String()
+}
+
+// FailNext makes the next n DATA commands fail with a 451 temporary error
+// (to test retries). The message is read and then discarded.
+func (s *SMTPSink) FailNext(n int) {
+	s.mu.Lock()
+	s.failNext = n
+	s.mu.Unlock()
+}
+
+func (s *SMTPSink) takeFailure() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failNext > 0 {
+		s.failNext--
+		return true
+	}
+	return false
+}
+
+func (s *SMTPSink) keep(m SinkMessage) {
+	s.mu.Lock()
+	s.msgs = append(s.msgs, m)
+	close(s.arrived)
+	s.arrived = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (m SinkMessage) sentTo(to string) bool {
+	for _, r := range m.To {
+		if strings.EqualFold(r, to) {
+			return true
+		}
+	}
+	return false
+}
+
+type sinkSession struct {
+	sink     *SMTPSink
+	from     string
+	to       []string
+	authUser string
+}
+
+func (ss *sinkSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (ss *sinkSession) Auth(mech string) (sasl.Server, error) {
+	if mech != sasl.Plain {
+		return nil, gosmtp.ErrAuthUnknownMechanism
+	}
+	return sasl.NewPlainServer(func(_, username, _ string) error {
+		ss.authUser = username
+		return nil
+	}), nil
+}
+
+func (ss *sinkSession) Mail(from string, _ *gosmtp.MailOptions) error {
+	ss.from = from
+	return nil
+}
+
+func (ss *sinkSession) Rcpt(to string, _ *gosmtp.RcptOptions) error {
+	ss.to = append(ss.to, to)
+	return nil
+}
+
+func (ss *sinkSession) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if ss.sink.takeFailure() {
+		return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure (testenv FailNext)"}
+	}
+	m := ParseSinkMessage(raw)
+	m.From, m.To, m.AuthUser = ss.from, append([]string(nil), ss.to...), ss.authUser
+	ss.sink.keep(m)
+	return nil
+}
+
+func (ss *sinkSession) Reset() {
+	ss.from, ss.to = "", nil
+}
+
+func (ss *sinkSession) Logout() error { return nil }
+
+// ParseSinkMessage decodes a raw RFC 5322 message into Subject, Header, Text
+// and HTML (the envelope fields stay empty). A message that does not parse
+// is kept with Raw only, so a test can still look at what was sent.
+func ParseSinkMessage(raw []byte) SinkMessage {
+	m := SinkMessage{Raw: raw}
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return m
+	}
+	m.Header = msg.Header
+	dec := new(mime.WordDecoder)
+	if subj, err := dec.DecodeHeader(msg.Header.Get("Subject")); err == nil {
+		m.Subject = subj
+	} else {
+		m.Subject = msg.Header.Get("Subject")
+	}
+	_ = walkPart(msg.Header.Get, msg.Body, &m, 0)
+	return m
+}
+
+// walkPart fills Text and HTML from the first parts of those types, looking
+// inside multipart/* at any depth (multipart/mixed around
+// multipart/alternative is common once attachments exist).
+func walkPart(get func(string) string, body io.Reader, m *SinkMessage, depth int) error {
+	if depth > 10 {
+		return errors.New("multipart nesting too deep")
+	}
+	ct := get("Content-Type")
+	if ct == "" {
+		ct = "text/plain"
+	}
+	mediaType, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(mediaType, "multipart/") {
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			// NextRawPart: NextPart would already undo quoted-printable, and
+			// decoding here keeps every encoding on one path.
+			p, err := mr.NextRawPart()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := walkPart(p.Header.Get, p, m, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	if disp, _, _ := mime.ParseMediaType(get("Content-Disposition")); disp == "attachment" {
+		return nil
+	}
+	if mediaType != "text/plain" && mediaType != "text/html" {
+		return nil
+	}
+	var r io.Reader = body
+	switch strings.ToLower(strings.TrimSpace(get("Content-Transfer-Encoding"))) {
+	case "quoted-printable":
+		r = quotedprintable.NewReader(body)
+	case "base64":
+		// The base64 decoder skips the CR LF line breaks itself.
+		r = base64.NewDecoder(base64.StdEncoding, body)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	switch {
+	case mediaType == "text/plain" && m.Text == "":
+		m.Text = string(b)
+	case mediaType == "text/html" && m.HTML == "":
+		m.HTML = string(b)
+	}
+	return nil
+}
+
+var urlPattern = regexp.MustCompile(`https?://[^\s<>"'` + "`" + `]+`)
+
+// LinkToken extracts the `token` query parameter of the first URL in text
+// that contains pathPart (e.g. "/recovery"). text may be the plain or the
+// HTML body; HTML entities in the URL (&amp;) are undone first.
+func LinkToken(text, pathPart string) (string, error) {
+	for _, raw := range urlPattern.FindAllString(text, -1) {
+		raw = html.UnescapeString(raw)
+		if !strings.Contains(raw, pathPart) {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			return "", fmt.Errorf("testenv: link containing %q does not parse: %w", pathPart, err)
+		}
+		tok := u.Query().Get("token")
+		if tok == "" {
+			return "", fmt.Errorf("testenv: link containing %q has no token parameter", pathPart)
+		}
+		return tok, nil
+	}
+	return "", fmt.Errorf("testenv: no link containing %q", pathPart)
+}
