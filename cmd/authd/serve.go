@@ -20,8 +20,10 @@ import (
 	"github.com/authd/authd/internal/config"
 	"github.com/authd/authd/internal/httpapi"
 	"github.com/authd/authd/internal/logging"
+	"github.com/authd/authd/internal/mailqueue"
 	"github.com/authd/authd/internal/postgres"
 	"github.com/authd/authd/internal/session"
+	"github.com/authd/authd/internal/smtp"
 	"github.com/authd/authd/internal/valkey"
 	"github.com/authd/authd/migrations"
 )
@@ -64,12 +66,36 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return fmt.Errorf("config: ARGON2_*: %w", err)
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	mailer, err := smtp.New(smtp.Config{Host: cfg.SMTPHost, Port: cfg.SMTPPort, TLS: cfg.SMTPTLS,
+		Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, From: cfg.MailFrom, Timeout: cfg.MailSendTimeout})
+	if err != nil {
+		return fmt.Errorf("config: SMTP_*: %w", err)
+	}
+	var tokens *postgres.TokenStore
+	queue, err := mailqueue.New(db.Pool, mailer,
+		func(ctx context.Context, now time.Time) (int64, error) { return tokens.PurgeExpired(ctx, now) },
+		mailqueue.Config{Secret: cfg.SecretKey, Workers: cfg.MailWorkers, SendTimeout: cfg.MailSendTimeout,
+			RetryBase: cfg.MailRetryBase, RetryMax: cfg.MailRetryMax, GiveUpAfter: cfg.MailGiveUpAfter,
+			PurgeEvery: cfg.PurgeInterval, PollEvery: time.Second}, reg, log)
+	if err != nil {
+		return err
+	}
+	tokens = postgres.NewTokenStore(db, queue)
+
 	sessionIndex := valkey.NewSessionIndex(vc, cfg.ValkeyKeyPrefix, cfg.DependencyTimeout)
 	identities := auth.NewService(auth.Deps{
-		Store:            postgres.NewIdentityStore(db),
-		Hasher:           hasher,
-		Sessions:         sessionIndex,
-		Audit:            postgres.NewAuditLog(db),
+		Store:    postgres.NewIdentityStore(db),
+		Hasher:   hasher,
+		Sessions: sessionIndex,
+		Audit:    postgres.NewAuditLog(db),
+		Tokens:   tokens,
+		Limiter:  valkey.NewWindow(vc, cfg.ValkeyKeyPrefix, cfg.DependencyTimeout),
+		Mail: auth.MailSettings{PublicURL: cfg.PublicURL, Product: cfg.ProductName,
+			RecoveryTTL: cfg.RecoveryTTL, VerificationTTL: cfg.VerificationTTL, CodeTTL: cfg.VerificationCodeTTL,
+			CodeAttempts: cfg.VerificationAttempts, PerAddressLimit: cfg.MailLimitPerHour, RequireVerified: cfg.RequireVerifiedEmail},
 		Policy:           auth.PasswordPolicy{MinLength: cfg.PasswordMinLength, Blocklist: &blocklist.Common{}},
 		PrivilegedWindow: cfg.PrivilegedWindow,
 		Now:              time.Now,
@@ -80,8 +106,6 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		session.Cookie{Name: cfg.CookieName, Domain: cfg.CookieDomain, Secure: cfg.CookieSecure, Lifetime: cfg.SessionLifetime},
 		cfg.SessionTouch, time.Now, log)
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	checks := map[string]httpapi.Check{
 		"postgres": db.Ping,
 		"valkey":   func(ctx context.Context) error { return valkey.Ping(ctx, vc) },
@@ -103,6 +127,17 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return fmt.Errorf("HTTP_ADDR: %w", err)
 	}
 	log.Info("authd listening", "addr", ln.Addr().String(), "dev_mode", cfg.DevMode, "public_url", cfg.PublicURL)
+
+	if err := queue.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("mail queue: %w", err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.MailSendTimeout+time.Second)
+		defer cancel()
+		if err := queue.Stop(stopCtx); err != nil {
+			log.Warn("mail queue did not stop cleanly", "error", err)
+		}
+	}()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

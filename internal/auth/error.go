@@ -30,6 +30,7 @@ const (
 	CodeEmailTaken         = "email_taken"
 	CodeUsernameTaken      = "username_taken"
 	CodeReauthRequired     = "reauth_required"
+	CodeEmailNotVerified   = "email_not_verified"
 	CodeNotFound           = "not_found"
 	CodeTokenInvalid       = "token_invalid"
 	CodeRateLimited        = "rate_limited"
@@ -111,6 +112,10 @@ var (
 		Fields: []FieldError{{Field: "identifier", Code: CodeEmailTaken, Message: "An account with this e-mail address already exists."}}}
 	ErrUsernameTaken = &Error{Kind: KindConflict, Code: CodeUsernameTaken, Message: "This username is taken.",
 		Fields: []FieldError{{Field: "username", Code: CodeUsernameTaken, Message: "This username is taken."}}}
+	// ErrEmailNotVerified refuses a login until the address is verified,
+	// when the server requires it.
+	ErrEmailNotVerified = &Error{Kind: KindForbidden, Code: CodeEmailNotVerified,
+		Message: "Verify your e-mail address first: follow the link we sent, or ask for a new one."}
 	// ErrNotFound is what stores return for a missing row.
 	ErrNotFound = &Error{Kind: KindNotFound, Code: CodeNotFound, Message: "Not found."}
 )

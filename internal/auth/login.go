@@ -58,6 +58,10 @@ func (s *Service) Login(ctx context.Context, cmd Login) (Identity, error) {
 	if rehash {
 		s.upgradeHash(ctx, &identity, password)
 	}
+	if s.mail.RequireVerified && identity.EmailVerifiedAt == nil {
+		// Only said after the password matched, so it reveals nothing new.
+		return Identity{}, ErrEmailNotVerified
+	}
 	s.audit(ctx, EventLoginSucceeded, &identity.ID, cmd.Client)
 	return identity, nil
 }

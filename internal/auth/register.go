@@ -63,6 +63,13 @@ func (s *Service) Register(ctx context.Context, cmd Register) (Identity, error) 
 		return Identity{}, err
 	}
 	s.audit(ctx, EventRegistered, &identity.ID, cmd.Client)
+	if s.tokens != nil {
+		// The account exists either way; a verification mail that could
+		// not be queued can be asked for again with /auth/verify/link.
+		if err := s.sendVerification(ctx, identity); err != nil {
+			s.log.ErrorContext(ctx, "verification mail not queued", "identity_id", identity.ID, "error", err)
+		}
+	}
 	return identity, nil
 }
 

@@ -17,6 +17,7 @@ type IdentityStore interface {
 	IdentityByID(ctx context.Context, id uuid.UUID) (Identity, error)
 	UpdatePasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time) error
 	UpdateProfile(ctx context.Context, id uuid.UUID, username, geoLocation string, at time.Time) error
+	MarkEmailVerified(ctx context.Context, id uuid.UUID, at time.Time) error
 }
 
 // PasswordHasher hashes and verifies passwords. Verify's rehash result says
@@ -34,12 +35,33 @@ type ProfileCache interface {
 	Invalidate(ctx context.Context, id uuid.UUID) error
 }
 
+// RateLimiter counts events per key in fixed windows.
+type RateLimiter interface {
+	Allow(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (bool, time.Duration, error)
+}
+
+// MailSettings shape the mails authd sends and how often.
+type MailSettings struct {
+	PublicURL       string // links point at the SPA under this URL
+	Product         string
+	RecoveryTTL     time.Duration
+	VerificationTTL time.Duration
+	CodeTTL         time.Duration
+	CodeAttempts    int
+	PerAddressLimit int // recovery and verification mails per address per hour
+	// RequireVerified refuses logins until the e-mail address is verified.
+	RequireVerified bool
+}
+
 // Deps are the ports and settings of the Service.
 type Deps struct {
 	Store    IdentityStore
 	Hasher   PasswordHasher
 	Sessions SessionIndex
 	Audit    AuditLog
+	Tokens   TokenStore
+	Limiter  RateLimiter
+	Mail     MailSettings
 	Profiles ProfileCache // nil when profiles are not cached
 	Policy   PasswordPolicy
 	// PrivilegedWindow is how long after a login a password may be changed
@@ -56,6 +78,9 @@ type Service struct {
 	sessions         SessionIndex
 	auditLog         AuditLog
 	profiles         ProfileCache
+	tokens           TokenStore
+	limiter          RateLimiter
+	mail             MailSettings
 	policy           PasswordPolicy
 	privilegedWindow time.Duration
 	now              func() time.Time
@@ -69,6 +94,7 @@ func NewService(d Deps) *Service {
 	}
 	return &Service{
 		store: d.Store, hasher: d.Hasher, sessions: d.Sessions, auditLog: d.Audit, profiles: d.Profiles,
+		tokens: d.Tokens, limiter: d.Limiter, mail: d.Mail,
 		policy: d.Policy, privilegedWindow: d.PrivilegedWindow, now: d.Now, log: d.Log,
 	}
 }

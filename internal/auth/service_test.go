@@ -96,6 +96,18 @@ func (m *memStore) UpdateProfile(_ context.Context, id uuid.UUID, username, geo 
 	return nil
 }
 
+func (m *memStore) MarkEmailVerified(_ context.Context, id uuid.UUID, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i, ok := m.ids[id]
+	if !ok {
+		return ErrNotFound
+	}
+	i.EmailVerifiedAt, i.UpdatedAt = &at, at
+	m.ids[id] = i
+	return nil
+}
+
 // memSessions is an in-memory SessionIndex.
 type memSessions struct {
 	mu   sync.Mutex

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,30 @@ type Config struct {
 	Argon2Iterations  uint32
 	Argon2Parallelism uint8
 	PasswordMinLength int
+
+	SecretKey []byte
+
+	SMTPHost     string
+	SMTPPort     int
+	SMTPTLS      string
+	SMTPUsername string
+	SMTPPassword string
+	MailFrom     string
+	ProductName  string
+
+	RecoveryTTL          time.Duration
+	VerificationTTL      time.Duration
+	VerificationCodeTTL  time.Duration
+	VerificationAttempts int
+	MailLimitPerHour     int
+	RequireVerifiedEmail bool
+
+	MailWorkers     int
+	MailSendTimeout time.Duration
+	MailRetryBase   time.Duration
+	MailRetryMax    time.Duration
+	MailGiveUpAfter time.Duration
+	PurgeInterval   time.Duration
 
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -144,6 +169,95 @@ func settings() []setting {
 			}},
 		{name: "PASSWORD_MIN_LENGTH", def: fixed("8"), help: "Shortest password accepted, in characters (at most 64).",
 			parse: func(c *Config, v string) (err error) { c.PasswordMinLength, err = parseInt(v, 1, 64); return }},
+		{name: "SECRET_KEY", def: devDefault(devSecret, ""), required: true,
+			help: "At least 32 random bytes, base64 (openssl rand -base64 32); the same on every instance. Seals queued mails.",
+			parse: func(c *Config, v string) (err error) {
+				c.SecretKey, err = base64.StdEncoding.DecodeString(v)
+				if err != nil || len(c.SecretKey) < 32 {
+					return errors.New("must be at least 32 bytes, base64-encoded")
+				}
+				if !c.DevMode && v == devSecret {
+					return errors.New("the development key may only be used with DEV_MODE=true")
+				}
+				return nil
+			}},
+		{name: "SMTP_HOST", def: fixed("127.0.0.1"), help: "SMTP server host (MailHog/Mailpit locally).",
+			parse: func(c *Config, v string) error { c.SMTPHost = v; return nonEmpty(v) }},
+		{name: "SMTP_TLS", def: devDefault("none", "starttls"), help: "none, starttls (mandatory STARTTLS) or tls (implicit TLS).",
+			parse: func(c *Config, v string) error {
+				c.SMTPTLS = strings.ToLower(v)
+				switch c.SMTPTLS {
+				case "none", "starttls", "tls":
+					return nil
+				}
+				return errors.New("must be none, starttls or tls")
+			}},
+		{name: "SMTP_PORT", def: func(c *Config) string {
+			switch c.SMTPTLS {
+			case "starttls":
+				return "587"
+			case "tls":
+				return "465"
+			}
+			return "1025"
+		}, help: "SMTP server port; defaults by SMTP_TLS: 1025, 587 or 465.",
+			parse: func(c *Config, v string) (err error) { c.SMTPPort, err = parseInt(v, 1, 65535); return }},
+		{name: "SMTP_USERNAME", def: fixed(""), help: "SMTP user; empty sends without AUTH.",
+			parse: func(c *Config, v string) error { c.SMTPUsername = v; return nil }},
+		{name: "SMTP_PASSWORD", def: fixed(""), help: "SMTP password (AUTH PLAIN).",
+			parse: func(c *Config, v string) error { c.SMTPPassword = v; return nil }},
+		{name: "MAIL_FROM", def: fixed("authd <no-reply@localhost>"), help: "Sender of authd's mails.",
+			parse: func(c *Config, v string) error { c.MailFrom = v; return nil }},
+		{name: "PRODUCT_NAME", def: fixed("authd"), help: "Product name in mails.",
+			parse: func(c *Config, v string) error { c.ProductName = v; return nonEmpty(v) }},
+		{name: "RECOVERY_TOKEN_TTL", def: fixed("1h"), help: "Lifetime of a password recovery link.",
+			parse: func(c *Config, v string) (err error) {
+				c.RecoveryTTL, err = parseDuration(v, time.Minute, 24*time.Hour)
+				return
+			}},
+		{name: "VERIFICATION_TOKEN_TTL", def: fixed("24h"), help: "Lifetime of an e-mail verification link.",
+			parse: func(c *Config, v string) (err error) {
+				c.VerificationTTL, err = parseDuration(v, time.Minute, 7*24*time.Hour)
+				return
+			}},
+		{name: "VERIFICATION_CODE_TTL", def: fixed("15m"), help: "Lifetime of a 6-digit verification code.",
+			parse: func(c *Config, v string) (err error) {
+				c.VerificationCodeTTL, err = parseDuration(v, time.Minute, time.Hour)
+				return
+			}},
+		{name: "VERIFICATION_CODE_ATTEMPTS", def: fixed("5"), help: "Wrong codes allowed before a code is void.",
+			parse: func(c *Config, v string) (err error) { c.VerificationAttempts, err = parseInt(v, 1, 10); return }},
+		{name: "MAIL_LIMIT_PER_HOUR", def: fixed("3"), help: "Recovery and verification mails per address per hour; over it the reply is the same and no mail goes out.",
+			parse: func(c *Config, v string) (err error) { c.MailLimitPerHour, err = parseInt(v, 1, 1000); return }},
+		{name: "REQUIRE_VERIFIED_EMAIL", def: fixed("false"), help: "Refuse logins until the e-mail address is verified.",
+			parse: func(c *Config, v string) (err error) { c.RequireVerifiedEmail, err = parseBool(v); return }},
+		{name: "MAIL_WORKERS", def: fixed("4"), help: "Concurrent mail sends per instance (0: this instance only queues).",
+			parse: func(c *Config, v string) (err error) { c.MailWorkers, err = parseInt(v, 0, 100); return }},
+		{name: "MAIL_SEND_TIMEOUT", def: fixed("10s"), help: "Deadline of one SMTP delivery.",
+			parse: func(c *Config, v string) (err error) {
+				c.MailSendTimeout, err = parseDuration(v, 100*time.Millisecond, 5*time.Minute)
+				return
+			}},
+		{name: "MAIL_RETRY_BASE", def: fixed("2s"), help: "First retry delay of a failed mail; doubled each attempt.",
+			parse: func(c *Config, v string) (err error) {
+				c.MailRetryBase, err = parseDuration(v, 10*time.Millisecond, time.Hour)
+				return
+			}},
+		{name: "MAIL_RETRY_MAX", def: fixed("10m"), help: "Longest delay between two delivery attempts.",
+			parse: func(c *Config, v string) (err error) {
+				c.MailRetryMax, err = parseDuration(v, 10*time.Millisecond, 24*time.Hour)
+				return
+			}},
+		{name: "MAIL_GIVE_UP_AFTER", def: fixed("24h"), help: "A mail undelivered this long after it was queued is given up (logged, counted, state cancelled).",
+			parse: func(c *Config, v string) (err error) {
+				c.MailGiveUpAfter, err = parseDuration(v, time.Second, 30*24*time.Hour)
+				return
+			}},
+		{name: "PURGE_INTERVAL", def: fixed("1h"), help: "How often expired tokens and sent mails are purged.",
+			parse: func(c *Config, v string) (err error) {
+				c.PurgeInterval, err = parseDuration(v, time.Second, 24*time.Hour)
+				return
+			}},
 		{name: "HTTP_READ_HEADER_TIMEOUT", def: fixed("5s"), help: "Time a client has to send the request headers.",
 			parse: func(c *Config, v string) (err error) {
 				c.ReadHeaderTimeout, err = parseDuration(v, time.Millisecond, time.Hour)
@@ -174,6 +288,9 @@ func settings() []setting {
 			}},
 	}
 }
+
+// devSecret is the well-known development key; production refuses it.
+const devSecret = "ZGV2LW9ubHktc2VjcmV0LWtleS1kby1ub3QtdXNlLWluLXByb2Q="
 
 // devDefault picks a default by DEV_MODE, which is always parsed first.
 func devDefault(dev, prod string) func(*Config) string {

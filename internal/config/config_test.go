@@ -15,34 +15,43 @@ func envOf(kv ...string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
+const testSecret = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
 func TestLoadDefaults(t *testing.T) {
-	prod, err := Load(envOf("PUBLIC_URL", "https://auth.example.com/", "DATABASE_URL", "postgres://db/authd"))
+	prod, err := Load(envOf("PUBLIC_URL", "https://auth.example.com/", "DATABASE_URL", "postgres://db/authd", "SECRET_KEY", testSecret))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !prod.CookieSecure || prod.CookieName != "__Host-authd_session" || prod.AutoMigrate || prod.SessionLifetime != 24*time.Hour ||
 		prod.Argon2Memory != 19456 || prod.Argon2Iterations != 2 || prod.Argon2Parallelism != 1 || prod.HTTPAddr != ":8080" ||
-		prod.PublicURL != "https://auth.example.com" || prod.BodyLimitBytes != 65536 {
+		prod.PublicURL != "https://auth.example.com" || prod.BodyLimitBytes != 65536 || prod.SMTPTLS != "starttls" || prod.SMTPPort != 587 ||
+		prod.RecoveryTTL != time.Hour || prod.MailLimitPerHour != 3 || prod.RequireVerifiedEmail {
 		t.Errorf("production defaults = %+v", prod)
 	}
 	dev, err := Load(envOf("DEV_MODE", "true"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dev.CookieSecure || dev.CookieName != "authd_session" || !dev.AutoMigrate || dev.PublicURL == "" || dev.DatabaseURL == "" {
+	if dev.CookieSecure || dev.CookieName != "authd_session" || !dev.AutoMigrate || dev.PublicURL == "" || dev.DatabaseURL == "" ||
+		dev.SMTPHost != "127.0.0.1" || dev.SMTPPort != 1025 || dev.SMTPTLS != "none" || len(dev.SecretKey) < 32 {
 		t.Errorf("dev defaults = %+v", dev)
 	}
 }
 
 func TestLoadErrors(t *testing.T) {
-	base := []string{"PUBLIC_URL", "https://auth.example.com", "DATABASE_URL", "postgres://u:hunter2@db/authd"}
+	base := []string{"PUBLIC_URL", "https://auth.example.com", "DATABASE_URL", "postgres://u:hunter2@db/authd", "SECRET_KEY", testSecret}
 	tests := []struct {
 		env  []string
 		want string
 	}{
 		{[]string{"DATABASE_URL", "postgres://db/authd"}, "PUBLIC_URL is required"},
+		{[]string{"DATABASE_URL", "postgres://db/authd", "PUBLIC_URL", "https://a.example"}, "SECRET_KEY is required"},
+		{append(base, "SECRET_KEY", "c2hvcnQ="), "SECRET_KEY"},
+		{append(base, "SECRET_KEY", devSecret), "SECRET_KEY"},
+		{append(base, "SMTP_TLS", "maybe"), "SMTP_TLS"},
+		{append(base, "SMTP_PORT", "70000"), "SMTP_PORT"},
 		{[]string{"PUBLIC_URL", "https://a.example"}, "DATABASE_URL is required"},
-		{append(base[:2:2], "DATABASE_URL", "mysql://u:hunter2@db"), "DATABASE_URL: invalid value"},
+		{[]string{"PUBLIC_URL", "https://a.example", "DATABASE_URL", "mysql://u:hunter2@db"}, "DATABASE_URL: invalid value"},
 		{append(base, "PUBLIC_URL", "auth.example.com"), "PUBLIC_URL: invalid value"},
 		{append(base, "COOKIE_SECURE", "false"), "COOKIE_SECURE"},
 		{append(base, "COOKIE_DOMAIN", "example.com"), "COOKIE_NAME"},

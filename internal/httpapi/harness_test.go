@@ -24,8 +24,10 @@ import (
 	"github.com/authd/authd/internal/auth"
 	"github.com/authd/authd/internal/blocklist"
 	"github.com/authd/authd/internal/httpapi"
+	"github.com/authd/authd/internal/mailqueue"
 	"github.com/authd/authd/internal/postgres"
 	"github.com/authd/authd/internal/session"
+	"github.com/authd/authd/internal/smtp"
 	"github.com/authd/authd/internal/testenv"
 	"github.com/authd/authd/internal/valkey"
 	"github.com/authd/authd/migrations"
@@ -37,7 +39,12 @@ var (
 	testDB     *postgres.DB
 	testValkey vk.Client
 	testPrefix string
+	testSink   *testenv.SMTPSink
+	testTokens *postgres.TokenStore
 )
+
+// testSecret seals queued mails in tests.
+var testSecret = []byte("0123456789abcdef0123456789abcdef")
 
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
@@ -79,6 +86,34 @@ func runMain(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, err)
 		}
 	}()
+	testSink, err = testenv.StartSMTPSink()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer testSink.Close()
+	mailer, err := smtp.New(smtp.Config{Host: testSink.Host(), Port: testSink.Port(), TLS: "none", Timeout: 2 * time.Second})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	// One queue with workers for the whole package: every test server
+	// queues through it, and its retries are fast so outage tests are short.
+	queue, err := mailqueue.New(testDB.Pool, mailer,
+		func(ctx context.Context, now time.Time) (int64, error) { return testTokens.PurgeExpired(ctx, now) },
+		mailqueue.Config{Secret: testSecret, Workers: 2, SendTimeout: 2 * time.Second, RetryBase: 50 * time.Millisecond,
+			RetryMax: 300 * time.Millisecond, GiveUpAfter: time.Minute, PollEvery: 100 * time.Millisecond},
+		prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	testTokens = postgres.NewTokenStore(testDB, queue)
+	if err := queue.Start(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer queue.Stop(context.Background())
 	return m.Run()
 }
 
@@ -86,11 +121,13 @@ func runMain(m *testing.M) int {
 var cheapArgon2 = argon2id.Params{Memory: 256, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
 type serverOptions struct {
-	secure     bool
-	cookieName string
-	valkey     vk.Client // defaults to testValkey
-	checks     map[string]httpapi.Check
-	now        func() time.Time // the clock of the use cases and sessions
+	secure          bool
+	cookieName      string
+	valkey          vk.Client // defaults to testValkey
+	checks          map[string]httpapi.Check
+	now             func() time.Time // the clock of the use cases and sessions
+	mailLimit       int              // mails per address per hour; 0 means 100
+	requireVerified bool
 }
 
 // testServer is authd's HTTP API over the real PostgreSQL and Valkey.
@@ -107,6 +144,9 @@ func newServer(t *testing.T, o serverOptions) *testServer {
 	t.Helper()
 	if o.valkey == nil {
 		o.valkey = testValkey
+	}
+	if o.mailLimit == 0 {
+		o.mailLimit = 100
 	}
 	if o.cookieName == "" {
 		o.cookieName = "authd_session"
@@ -130,6 +170,10 @@ func newServer(t *testing.T, o serverOptions) *testServer {
 	index := valkey.NewSessionIndex(o.valkey, testPrefix, 2*time.Second)
 	identities := auth.NewService(auth.Deps{
 		Store: postgres.NewIdentityStore(testDB), Hasher: hasher, Sessions: index, Audit: postgres.NewAuditLog(testDB),
+		Tokens: testTokens, Limiter: valkey.NewWindow(o.valkey, testPrefix, 2*time.Second),
+		Mail: auth.MailSettings{PublicURL: "https://app.example.test", Product: "authd", RecoveryTTL: time.Hour,
+			VerificationTTL: 24 * time.Hour, CodeTTL: 15 * time.Minute, CodeAttempts: 5, PerAddressLimit: o.mailLimit,
+			RequireVerified: o.requireVerified},
 		Policy: auth.PasswordPolicy{MinLength: 8, Blocklist: &blocklist.Common{}}, PrivilegedWindow: 15 * time.Minute, Now: now, Log: log,
 	})
 	store := valkey.NewSessionStore(o.valkey, testPrefix, 2*time.Second)

@@ -28,6 +28,12 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	a.DELETE("/sessions", s.revokeOtherSessions, withSession...)
 	a.DELETE("/sessions/:id", s.revokeSession, withSession...)
 	a.GET("/activity", s.activity, withSession...)
+	a.POST("/recovery", s.requestRecovery, withSession...)
+	a.POST("/recovery/complete", s.completeRecovery, withSession...)
+	a.POST("/verify", s.verify, withSession...)
+	a.POST("/verify/link", s.resendVerification, withSession...)
+	a.POST("/verify/code/send", s.sendVerificationCode, withSession...)
+	a.POST("/verify/code/submit", s.submitVerificationCode, withSession...)
 }
 
 func (s *Server) openAPI(c echo.Context) error {

@@ -28,6 +28,12 @@ type Identities interface {
 	RevokeSession(ctx context.Context, id uuid.UUID, sessionID string, c auth.Client) error
 	RevokeOtherSessions(ctx context.Context, id uuid.UUID, keep string, c auth.Client) (int, error)
 	Activity(ctx context.Context, id uuid.UUID) ([]auth.Event, error)
+	RequestRecovery(ctx context.Context, cmd auth.RequestRecovery) error
+	CompleteRecovery(ctx context.Context, cmd auth.CompleteRecovery) error
+	ResendVerification(ctx context.Context, cmd auth.ResendVerification) error
+	VerifyEmail(ctx context.Context, token string, c auth.Client) (auth.Identity, error)
+	SendVerificationCode(ctx context.Context, id uuid.UUID) error
+	SubmitVerificationCode(ctx context.Context, id uuid.UUID, code string, c auth.Client) (auth.Identity, error)
 }
 
 // Sessions start, read and end cookie sessions.

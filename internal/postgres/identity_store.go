@@ -81,6 +81,20 @@ func (s *IdentityStore) UpdateProfile(ctx context.Context, id uuid.UUID, usernam
 	return nil
 }
 
+// MarkEmailVerified records when the address was verified.
+func (s *IdentityStore) MarkEmailVerified(ctx context.Context, id uuid.UUID, at time.Time) error {
+	ctx, cancel := s.db.deadline(ctx)
+	defer cancel()
+	tag, err := s.db.Pool.Exec(ctx, `UPDATE identities SET email_verified_at = $2, updated_at = $2 WHERE id = $1`, id, at)
+	if err != nil {
+		return classify("postgres: mark e-mail verified", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return auth.ErrNotFound
+	}
+	return nil
+}
+
 func scanIdentity(row pgx.Row, op string) (auth.Identity, error) {
 	var (
 		i                     auth.Identity

@@ -1,0 +1,121 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"math/big"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Purpose binds a one-time token to what it may be used for: a recovery
+// token never verifies an address, and the reverse.
+type Purpose string
+
+const (
+	PurposeRecovery     Purpose = "recovery"
+	PurposeVerification Purpose = "verification"
+)
+
+// IssuedToken is what is stored of a new one-time token: hashes only.
+type IssuedToken struct {
+	ID            uuid.UUID
+	IdentityID    uuid.UUID
+	Purpose       Purpose
+	Email         Email // the address the token was sent to
+	TokenHash     []byte
+	ExpiresAt     time.Time
+	CodeHash      []byte    // verification only: the 6-digit code's hash
+	CodeExpiresAt time.Time // verification only
+	CreatedAt     time.Time
+}
+
+// RedeemedToken is a token that was valid and is now used.
+type RedeemedToken struct {
+	IdentityID uuid.UUID
+	Email      Email
+}
+
+// Mail is a message to queue; the queue seals it, so the link inside never
+// lies in the database in the clear.
+type Mail struct {
+	To       string
+	Template string
+	Data     map[string]string
+}
+
+// CodeResult is the outcome of submitting a verification code.
+type CodeResult int
+
+const (
+	CodeAccepted CodeResult = iota
+	CodeWrong               // counted; more attempts remain
+	CodeVoid                // no live code, or the attempts are used up
+)
+
+// TokenStore keeps one-time tokens and queues mail in the same transaction,
+// so a token is never stored without its mail, nor mailed without being
+// stored.
+type TokenStore interface {
+	// Issue voids the identity's unused tokens of the same purpose, stores
+	// t and queues mail, atomically.
+	Issue(ctx context.Context, t IssuedToken, mail Mail) error
+	// Lookup finds the unused, unexpired token with that hash and purpose
+	// without using it. Anything else is ErrTokenInvalid.
+	Lookup(ctx context.Context, p Purpose, tokenHash []byte, now time.Time) (RedeemedToken, error)
+	// Redeem marks the unused, unexpired token with that hash and purpose
+	// as used. Anything else is ErrTokenInvalid.
+	Redeem(ctx context.Context, p Purpose, tokenHash []byte, now time.Time) (RedeemedToken, error)
+	// RedeemRecovery redeems a recovery token and sets the new password
+	// hash in one transaction.
+	RedeemRecovery(ctx context.Context, tokenHash []byte, passwordHash string, now time.Time) (RedeemedToken, error)
+	// SubmitCode checks a verification code of the identity; a wrong code
+	// counts an attempt, and the code is void after maxAttempts.
+	SubmitCode(ctx context.Context, identityID uuid.UUID, codeHash []byte, maxAttempts int, now time.Time) (CodeResult, RedeemedToken, error)
+	// QueueMail queues a message without a token (notices).
+	QueueMail(ctx context.Context, mail Mail) error
+}
+
+// ErrTokenInvalid is the one answer for an unknown, used, expired or voided
+// token, so that the reply reveals nothing about which it was.
+var ErrTokenInvalid = &Error{Kind: KindGone, Code: CodeTokenInvalid,
+	Message: "This link or code is invalid or has expired. Request a new one."}
+
+// newToken returns a 256-bit random token for a link and its SHA-256.
+func newToken() (token string, hash []byte, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", nil, err
+	}
+	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, HashToken(token), nil
+}
+
+// HashToken is how one-time tokens are stored and looked up.
+func HashToken(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
+}
+
+// newCode returns a 6-digit code.
+func newCode() (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return "", err
+	}
+	s := n.String()
+	for len(s) < 6 {
+		s = "0" + s
+	}
+	return s, nil
+}
+
+// hashCode binds a code to its identity: the same six digits of two users
+// hash differently, and a code is only looked up for its owner.
+func hashCode(identityID uuid.UUID, code string) []byte {
+	sum := sha256.Sum256([]byte("authd-code:" + identityID.String() + ":" + code))
+	return sum[:]
+}

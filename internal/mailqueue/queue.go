@@ -1,0 +1,216 @@
+// Package mailqueue is authd's durable mail queue: a River job queue in
+// PostgreSQL. A mail is queued in the same transaction as the rows it is
+// about, sealed so its links never lie in the database in the clear, and
+// sent by workers in every instance with deadlines and exponential
+// backoff until it is delivered or given up visibly.
+package mailqueue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/authd/authd/internal/auth"
+	"github.com/authd/authd/internal/smtp"
+)
+
+// Sender delivers one rendered message.
+type Sender interface {
+	Send(ctx context.Context, msg smtp.Message) error
+}
+
+// PurgeFunc deletes expired one-time tokens and returns how many. It is a
+// function, not a port, because the token store it calls is itself built
+// on this queue.
+type PurgeFunc func(ctx context.Context, now time.Time) (int64, error)
+
+// Config tunes delivery.
+type Config struct {
+	Secret      []byte        // seals queued mails; the same on every instance
+	Workers     int           // concurrent sends per instance; 0 makes an insert-only queue
+	SendTimeout time.Duration // deadline of one SMTP delivery
+	RetryBase   time.Duration // first retry delay, doubled each attempt
+	RetryMax    time.Duration // longest delay between attempts
+	GiveUpAfter time.Duration // a mail still undelivered this long after queueing is dropped
+	PurgeEvery  time.Duration // how often expired tokens and sent mails are removed
+	PollEvery   time.Duration // fallback poll when LISTEN/NOTIFY misses a wakeup
+}
+
+// sendMailArgs is the job: the sealed mail and nothing readable.
+type sendMailArgs struct {
+	Sealed []byte `json:"sealed"`
+}
+
+func (sendMailArgs) Kind() string { return "send_mail" }
+
+type purgeArgs struct{}
+
+func (purgeArgs) Kind() string { return "purge_expired" }
+
+const queueName = "mail"
+
+// Queue queues mails and, when it has workers, sends them.
+type Queue struct {
+	client  *river.Client[pgx.Tx]
+	sealer  *sealer
+	metrics *metrics
+}
+
+// New builds the queue over pool. Call Start to run the workers.
+func New(pool *pgxpool.Pool, sender Sender, purge PurgeFunc, cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Queue, error) {
+	s, err := newSealer(cfg.Secret)
+	if err != nil {
+		return nil, err
+	}
+	m := newMetrics(reg)
+	rc := &river.Config{
+		Logger:                      log.With("component", "mailqueue"),
+		MaxAttempts:                 math.MaxInt16, // the give-up time bounds retries, not a count
+		CompletedJobRetentionPeriod: time.Hour,
+		FetchPollInterval:           max(cfg.PollEvery, 100*time.Millisecond),
+		JobTimeout:                  cfg.SendTimeout + 5*time.Second,
+	}
+	if cfg.Workers > 0 {
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &sendWorker{sealer: s, sender: sender, cfg: cfg, log: log, metrics: m})
+		river.AddWorker(workers, &purgeWorker{purge: purge, log: log})
+		rc.Workers = workers
+		rc.Queues = map[string]river.QueueConfig{
+			queueName:          {MaxWorkers: cfg.Workers},
+			river.QueueDefault: {MaxWorkers: 1},
+		}
+		if cfg.PurgeEvery > 0 {
+			rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cfg.PurgeEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return purgeArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true})}
+		}
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), rc)
+	if err != nil {
+		return nil, fmt.Errorf("mailqueue: %w", err)
+	}
+	return &Queue{client: client, sealer: s, metrics: m}, nil
+}
+
+// Start runs the workers until Stop.
+func (q *Queue) Start(ctx context.Context) error { return q.client.Start(ctx) }
+
+// Stop lets running sends finish (within ctx) and stops the workers.
+func (q *Queue) Stop(ctx context.Context) error { return q.client.Stop(ctx) }
+
+// EnqueueTx queues m in tx: the mail exists exactly if tx commits.
+func (q *Queue) EnqueueTx(ctx context.Context, tx pgx.Tx, m auth.Mail) error {
+	plain, err := json.Marshal(m)
+	if err != nil {
+		return auth.Internal("mailqueue: encode", err)
+	}
+	if _, err := q.client.InsertTx(ctx, tx, sendMailArgs{Sealed: q.sealer.seal(plain)}, &river.InsertOpts{Queue: queueName}); err != nil {
+		return err
+	}
+	q.metrics.queued.Inc()
+	return nil
+}
+
+type sendWorker struct {
+	river.WorkerDefaults[sendMailArgs]
+	sealer  *sealer
+	sender  Sender
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+}
+
+func (w *sendWorker) Timeout(*river.Job[sendMailArgs]) time.Duration { return w.cfg.SendTimeout }
+
+// NextRetry doubles the delay from RetryBase up to RetryMax, so a short
+// SMTP outage costs seconds and a long one does not hammer the server.
+func (w *sendWorker) NextRetry(job *river.Job[sendMailArgs]) time.Time {
+	d := w.cfg.RetryBase << min(job.Attempt-1, 30)
+	if d <= 0 || d > w.cfg.RetryMax {
+		d = w.cfg.RetryMax
+	}
+	return time.Now().Add(d)
+}
+
+func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendMailArgs]) error {
+	plain, err := w.sealer.open(job.Args.Sealed)
+	if err != nil {
+		w.giveUp(ctx, job, "cannot be unsealed (is SECRET_KEY the same on every instance?)")
+		return river.JobCancel(errors.New("mail cannot be unsealed"))
+	}
+	var m auth.Mail
+	if err := json.Unmarshal(plain, &m); err != nil {
+		w.giveUp(ctx, job, "cannot be decoded")
+		return river.JobCancel(errors.New("mail cannot be decoded"))
+	}
+	data := make(map[string]any, len(m.Data))
+	for k, v := range m.Data {
+		data[k] = v
+	}
+	err = w.sender.Send(ctx, smtp.Message{To: m.To, Template: m.Template, Data: data})
+	if err == nil {
+		w.metrics.sent.WithLabelValues(m.Template).Inc()
+		return nil
+	}
+	w.metrics.failedAttempts.Inc()
+	if smtp.Permanent(err) {
+		w.giveUp(ctx, job, "the server refused it permanently")
+		return river.JobCancel(err)
+	}
+	if time.Since(job.CreatedAt) > w.cfg.GiveUpAfter {
+		w.giveUp(ctx, job, "it could not be delivered in time")
+		return river.JobCancel(err)
+	}
+	w.log.WarnContext(ctx, "mail delivery failed; will retry", "job_id", job.ID, "attempt", job.Attempt, "template", m.Template, "error", err)
+	return err
+}
+
+// giveUp makes a lost mail visible: a log line, a metric, and the job's
+// cancelled state in river_job.
+func (w *sendWorker) giveUp(ctx context.Context, job *river.Job[sendMailArgs], why string) {
+	w.metrics.givenUp.Inc()
+	w.log.ErrorContext(ctx, "mail given up: "+why, "job_id", job.ID, "attempts", job.Attempt, "queued_at", job.CreatedAt)
+}
+
+type purgeWorker struct {
+	river.WorkerDefaults[purgeArgs]
+	purge PurgeFunc
+	log   *slog.Logger
+}
+
+func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[purgeArgs]) error {
+	n, err := w.purge(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	w.log.InfoContext(ctx, "expired tokens purged", "count", n)
+	return nil
+}
+
+type metrics struct {
+	queued         prometheus.Counter
+	sent           *prometheus.CounterVec
+	failedAttempts prometheus.Counter
+	givenUp        prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		queued:         prometheus.NewCounter(prometheus.CounterOpts{Name: "authd_mail_queued_total", Help: "Mails queued."}),
+		sent:           prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authd_mail_sent_total", Help: "Mails delivered, by template."}, []string{"template"}),
+		failedAttempts: prometheus.NewCounter(prometheus.CounterOpts{Name: "authd_mail_failed_attempts_total", Help: "Delivery attempts that failed and will be retried or given up."}),
+		givenUp:        prometheus.NewCounter(prometheus.CounterOpts{Name: "authd_mail_given_up_total", Help: "Mails dropped after the give-up time or a permanent refusal."}),
+	}
+	reg.MustRegister(m.queued, m.sent, m.failedAttempts, m.givenUp)
+	return m
+}
