@@ -1,0 +1,620 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Sample is one HTTP request as the load tool saw it.
+type Sample struct {
+	Endpoint string
+	Status   int // 0 when no response came back
+	Duration time.Duration
+	// Shed marks a 503 that carries Retry-After: authd refusing work on
+	// purpose to keep latency bounded. Such replies are kept apart so
+	// "served" latency shows what callers that got an answer experienced.
+	Shed bool
+	Err  string
+}
+
+// failed mirrors the expected statuses of the k6 scripts
+// (2xx, 401, 409, 503), except that a 503 without Retry-After counts as a
+// failure here: it is not load shedding but a server in trouble.
+func (s Sample) failed() bool {
+	switch {
+	case s.Status >= 200 && s.Status < 300, s.Status == 401, s.Status == 409:
+		return false
+	case s.Status == 503:
+		return !s.Shed
+	}
+	return true
+}
+
+// Recorder collects samples and checks from concurrent iterations. Every
+// sample is kept so percentiles are exact; a mixed run stores on the order
+// of 10^5 samples, a few megabytes.
+type Recorder struct {
+	mu          sync.Mutex
+	samples     []Sample
+	checks      map[string]*CheckStats
+	checkOrder  []string
+	errors      map[string]int
+	iterations  int64
+	interrupted int64
+}
+
+// NewRecorder returns an empty recorder.
+func NewRecorder() *Recorder {
+	return &Recorder{checks: map[string]*CheckStats{}, errors: map[string]int{}}
+}
+
+// Add records a request.
+func (r *Recorder) Add(s Sample) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.samples = append(r.samples, s)
+	if s.Err != "" {
+		r.errors[s.Err]++
+	}
+}
+
+// Check records a named check like k6's check() and returns ok. shed
+// tells whether the response was deliberate load shedding, so that a
+// failed check can be told apart from a wrong answer.
+func (r *Recorder) Check(name string, ok, shed bool) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.checks[name]
+	if c == nil {
+		c = &CheckStats{Name: name}
+		r.checks[name] = c
+		r.checkOrder = append(r.checkOrder, name)
+	}
+	switch {
+	case ok:
+		c.Passes++
+	case shed:
+		c.Fails++
+		c.FailsShed++
+	default:
+		c.Fails++
+	}
+	return ok
+}
+
+// IterationDone counts an iteration; an interrupted one (stopped by the
+// hard deadline) is counted apart, as k6 does.
+func (r *Recorder) IterationDone(interrupted bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if interrupted {
+		r.interrupted++
+	} else {
+		r.iterations++
+	}
+}
+
+// Requests is the number of recorded requests, for progress output.
+func (r *Recorder) Requests() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.samples)
+}
+
+// Latency holds exact statistics in milliseconds.
+type Latency struct {
+	Count int     `json:"count"`
+	AvgMs float64 `json:"avg_ms"`
+	MinMs float64 `json:"min_ms"`
+	P50Ms float64 `json:"p50_ms"`
+	P90Ms float64 `json:"p90_ms"`
+	P95Ms float64 `json:"p95_ms"`
+	P99Ms float64 `json:"p99_ms"`
+	MaxMs float64 `json:"max_ms"`
+}
+
+// Percentile interpolates linearly between closest ranks (as k6 and
+// NumPy do) on an ascending slice; p is in [0, 100].
+func Percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := p / 100 * float64(len(sorted)-1)
+	lo := int(math.Floor(rank))
+	hi := min(lo+1, len(sorted)-1)
+	return sorted[lo] + (sorted[hi]-sorted[lo])*(rank-float64(lo))
+}
+
+func latencyOf(ms []float64) Latency {
+	if len(ms) == 0 {
+		return Latency{}
+	}
+	slices.Sort(ms)
+	var sum float64
+	for _, v := range ms {
+		sum += v
+	}
+	return Latency{
+		Count: len(ms),
+		AvgMs: sum / float64(len(ms)),
+		MinMs: ms[0],
+		P50Ms: Percentile(ms, 50),
+		P90Ms: Percentile(ms, 90),
+		P95Ms: Percentile(ms, 95),
+		P99Ms: Percentile(ms, 99),
+		MaxMs: ms[len(ms)-1],
+	}
+}
+
+// Counter is a count and its rate per second over the run.
+type Counter struct {
+	Count int64   `json:"count"`
+	Rate  float64 `json:"rate"`
+}
+
+// FailRate is k6's http_req_failed.
+type FailRate struct {
+	Fails int     `json:"fails"`
+	Total int     `json:"total"`
+	Rate  float64 `json:"rate"`
+}
+
+// ShedStats describes deliberate 503 + Retry-After replies.
+type ShedStats struct {
+	Count int     `json:"count"`
+	Rate  float64 `json:"rate"`
+	MaxMs float64 `json:"max_ms"`
+}
+
+// EndpointStats is the breakdown of one endpoint.
+type EndpointStats struct {
+	Name     string         `json:"name"`
+	Count    int            `json:"count"`
+	Rate     float64        `json:"rate"`
+	Latency  Latency        `json:"latency"`
+	Served   Latency        `json:"served"`
+	Shed503  int            `json:"shed_503"`
+	Failed   int            `json:"failed"`
+	Statuses map[string]int `json:"statuses"`
+}
+
+// CheckStats counts one named check.
+type CheckStats struct {
+	Name      string  `json:"name"`
+	Passes    int64   `json:"passes"`
+	Fails     int64   `json:"fails"`
+	FailsShed int64   `json:"fails_shed"`
+	Rate      float64 `json:"rate"`
+}
+
+// ChecksTotal is k6's "checks" line.
+type ChecksTotal struct {
+	Passes int64   `json:"passes"`
+	Fails  int64   `json:"fails"`
+	Rate   float64 `json:"rate"`
+}
+
+// StageJSON is a stage in readable units.
+type StageJSON struct {
+	Duration string  `json:"duration"`
+	Seconds  float64 `json:"seconds"`
+	Target   float64 `json:"target"`
+}
+
+// ThresholdResult is one evaluated threshold.
+type ThresholdResult struct {
+	Metric    string  `json:"metric"`
+	Condition string  `json:"condition"`
+	Value     float64 `json:"value"`
+	NoData    bool    `json:"no_data,omitempty"`
+	OK        bool    `json:"ok"`
+}
+
+// Summary is everything a run reports; it is also the -json document.
+type Summary struct {
+	Tool                  string             `json:"tool"`
+	Command               string             `json:"command"`
+	Scenario              string             `json:"scenario"`
+	BaseURL               string             `json:"base_url"`
+	StartedAt             time.Time          `json:"started_at"`
+	DurationSeconds       float64            `json:"duration_seconds"`
+	StartRate             float64            `json:"start_rate"`
+	Stages                []StageJSON        `json:"stages"`
+	Mix                   map[string]float64 `json:"mix"`
+	MaxVUs                int                `json:"max_vus"`
+	VUsMaxUsed            int64              `json:"vus_max_used"`
+	Iterations            Counter            `json:"iterations"`
+	DroppedIterations     Counter            `json:"dropped_iterations"`
+	InterruptedIterations int64              `json:"interrupted_iterations"`
+	HTTPReqs              Counter            `json:"http_reqs"`
+	HTTPReqFailed         FailRate           `json:"http_req_failed"`
+	HTTPReqDuration       Latency            `json:"http_req_duration"`
+	ServedDuration        Latency            `json:"served_duration"`
+	Shed503               ShedStats          `json:"shed_503"`
+	Server5xxOther        int                `json:"server_5xx_other"`
+	TransportErrors       int                `json:"transport_errors"`
+	ErrorMessages         map[string]int     `json:"error_messages"`
+	Endpoints             []EndpointStats    `json:"endpoints"`
+	Checks                []CheckStats       `json:"checks"`
+	ChecksTotal           ChecksTotal        `json:"checks_total"`
+	Thresholds            []ThresholdResult  `json:"thresholds"`
+	ThresholdsOK          bool               `json:"thresholds_ok"`
+}
+
+// RunInfo is what the runner knows that the recorder does not.
+type RunInfo struct {
+	Command  string
+	Scenario string
+	BaseURL  string
+	Started  time.Time
+	Schedule Schedule
+	Mix      Mix
+	MaxVUs   int
+	Pacer    PacerStats
+}
+
+func perSecond(n float64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return n / d.Seconds()
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Build computes the summary. Rates are over the measured run time.
+func (r *Recorder) Build(info RunInfo) *Summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	el := info.Pacer.Elapsed
+	s := &Summary{
+		Tool:                  "authd-load",
+		Command:               info.Command,
+		Scenario:              info.Scenario,
+		BaseURL:               info.BaseURL,
+		StartedAt:             info.Started.UTC().Truncate(time.Millisecond),
+		DurationSeconds:       el.Seconds(),
+		StartRate:             info.Schedule.StartRate,
+		Stages:                []StageJSON{},
+		Mix:                   map[string]float64{},
+		MaxVUs:                info.MaxVUs,
+		VUsMaxUsed:            info.Pacer.MaxVUs,
+		Iterations:            Counter{r.iterations, perSecond(float64(r.iterations), el)},
+		DroppedIterations:     Counter{info.Pacer.Dropped, perSecond(float64(info.Pacer.Dropped), el)},
+		InterruptedIterations: r.interrupted,
+		HTTPReqs:              Counter{int64(len(r.samples)), perSecond(float64(len(r.samples)), el)},
+		ErrorMessages:         map[string]int{},
+		Endpoints:             []EndpointStats{},
+		Checks:                []CheckStats{},
+		Thresholds:            []ThresholdResult{},
+		ThresholdsOK:          true,
+	}
+	for _, st := range info.Schedule.Stages {
+		s.Stages = append(s.Stages, StageJSON{st.Duration.String(), st.Duration.Seconds(), st.Target})
+	}
+	for _, m := range info.Mix {
+		s.Mix[m.Flow] = m.Weight
+	}
+	for k, v := range r.errors {
+		s.ErrorMessages[k] = v
+	}
+
+	var all, served []float64
+	type acc struct {
+		all, served []float64
+		st          EndpointStats
+	}
+	byName := map[string]*acc{}
+	var names []string
+	for _, smp := range r.samples {
+		a := byName[smp.Endpoint]
+		if a == nil {
+			a = &acc{st: EndpointStats{Name: smp.Endpoint, Statuses: map[string]int{}}}
+			byName[smp.Endpoint] = a
+			names = append(names, smp.Endpoint)
+		}
+		a.st.Count++
+		key := strconv.Itoa(smp.Status)
+		if smp.Status == 0 {
+			key = "error"
+		}
+		a.st.Statuses[key]++
+		if smp.failed() {
+			s.HTTPReqFailed.Fails++
+			a.st.Failed++
+		}
+		s.HTTPReqFailed.Total++
+		if smp.Status == 0 {
+			// No response: its duration is the time to fail, not a latency.
+			s.TransportErrors++
+			continue
+		}
+		d := ms(smp.Duration)
+		all = append(all, d)
+		a.all = append(a.all, d)
+		switch {
+		case smp.Shed:
+			s.Shed503.Count++
+			s.Shed503.MaxMs = max(s.Shed503.MaxMs, d)
+			a.st.Shed503++
+		default:
+			if smp.Status >= 500 {
+				s.Server5xxOther++
+			}
+			served = append(served, d)
+			a.served = append(a.served, d)
+		}
+	}
+	if s.HTTPReqFailed.Total > 0 {
+		s.HTTPReqFailed.Rate = float64(s.HTTPReqFailed.Fails) / float64(s.HTTPReqFailed.Total)
+	}
+	s.Shed503.Rate = perSecond(float64(s.Shed503.Count), el)
+	s.HTTPReqDuration = latencyOf(all)
+	s.ServedDuration = latencyOf(served)
+	sort.Strings(names)
+	for _, n := range names {
+		a := byName[n]
+		a.st.Rate = perSecond(float64(a.st.Count), el)
+		a.st.Latency = latencyOf(a.all)
+		a.st.Served = latencyOf(a.served)
+		s.Endpoints = append(s.Endpoints, a.st)
+	}
+	for _, name := range r.checkOrder {
+		c := *r.checks[name]
+		if t := c.Passes + c.Fails; t > 0 {
+			c.Rate = float64(c.Passes) / float64(t)
+		}
+		s.Checks = append(s.Checks, c)
+		s.ChecksTotal.Passes += c.Passes
+		s.ChecksTotal.Fails += c.Fails
+	}
+	if t := s.ChecksTotal.Passes + s.ChecksTotal.Fails; t > 0 {
+		s.ChecksTotal.Rate = float64(s.ChecksTotal.Passes) / float64(t)
+	}
+	return s
+}
+
+// Threshold is a k6-style threshold: Metric "http_req_duration" or
+// "http_req_duration{endpoint:me}", Condition "p(95)<500".
+type Threshold struct {
+	Metric    string
+	Condition string
+}
+
+var condRE = regexp.MustCompile(`^\s*(avg|min|med|max|rate|count|p\((?:50|90|95|99)\))\s*(<=|<|==|>=|>)\s*([0-9]+(?:\.[0-9]+)?)\s*$`)
+
+// validate reports a threshold this tool cannot evaluate, at start rather
+// than after a long run.
+func (t Threshold) validate() error {
+	if !condRE.MatchString(t.Condition) {
+		return fmt.Errorf("threshold %s: cannot evaluate %q", t.Metric, t.Condition)
+	}
+	return nil
+}
+
+// Evaluate checks the thresholds against the summary and stores results.
+func (s *Summary) Evaluate(ts []Threshold) {
+	s.ThresholdsOK = true
+	for _, t := range ts {
+		res := ThresholdResult{Metric: t.Metric, Condition: t.Condition}
+		m := condRE.FindStringSubmatch(t.Condition)
+		if m == nil {
+			res.NoData = true
+			s.Thresholds = append(s.Thresholds, res)
+			s.ThresholdsOK = false
+			continue
+		}
+		limit, _ := strconv.ParseFloat(m[3], 64)
+		v, ok := s.metricValue(t.Metric, m[1])
+		res.Value = v
+		if !ok {
+			// Like k6, a metric that saw no data does not fail.
+			res.NoData, res.OK = true, true
+		} else {
+			res.OK = compare(v, m[2], limit)
+		}
+		s.ThresholdsOK = s.ThresholdsOK && res.OK
+		s.Thresholds = append(s.Thresholds, res)
+	}
+}
+
+func compare(v float64, op string, limit float64) bool {
+	switch op {
+	case "<":
+		return v < limit
+	case "<=":
+		return v <= limit
+	case "==":
+		return v == limit
+	case ">=":
+		return v >= limit
+	}
+	return v > limit
+}
+
+func (s *Summary) metricValue(metric, stat string) (float64, bool) {
+	pick := func(l Latency) (float64, bool) {
+		if l.Count == 0 {
+			return 0, false
+		}
+		switch stat {
+		case "avg":
+			return l.AvgMs, true
+		case "min":
+			return l.MinMs, true
+		case "med", "p(50)":
+			return l.P50Ms, true
+		case "p(90)":
+			return l.P90Ms, true
+		case "p(95)":
+			return l.P95Ms, true
+		case "p(99)":
+			return l.P99Ms, true
+		case "max":
+			return l.MaxMs, true
+		case "count":
+			return float64(l.Count), true
+		}
+		return 0, false
+	}
+	switch {
+	case metric == "http_req_duration":
+		return pick(s.HTTPReqDuration)
+	case metric == "served_duration":
+		return pick(s.ServedDuration)
+	case strings.HasPrefix(metric, "http_req_duration{endpoint:"):
+		name := strings.TrimSuffix(strings.TrimPrefix(metric, "http_req_duration{endpoint:"), "}")
+		for _, e := range s.Endpoints {
+			if e.Name == name {
+				return pick(e.Latency)
+			}
+		}
+		return 0, false
+	case metric == "http_req_failed" && stat == "rate":
+		return s.HTTPReqFailed.Rate, s.HTTPReqFailed.Total > 0
+	case metric == "checks" && stat == "rate":
+		t := s.ChecksTotal.Passes + s.ChecksTotal.Fails
+		return s.ChecksTotal.Rate, t > 0
+	case metric == "dropped_iterations" && stat == "count":
+		return float64(s.DroppedIterations.Count), true
+	}
+	return 0, false
+}
+
+// WriteJSON writes the summary to path.
+func (s *Summary) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// fmtMs renders milliseconds the way k6 does: µs, ms or s, two decimals.
+func fmtMs(v float64) string {
+	switch {
+	case v == 0:
+		return "0s"
+	case v < 1:
+		return strconv.FormatFloat(v*1000, 'f', 2, 64) + "µs"
+	case v < 1000:
+		return strconv.FormatFloat(v, 'f', 2, 64) + "ms"
+	}
+	return strconv.FormatFloat(v/1000, 'f', 2, 64) + "s"
+}
+
+func fmtLatency(l Latency) string {
+	return fmt.Sprintf("avg=%s min=%s med=%s max=%s p(90)=%s p(95)=%s p(99)=%s",
+		fmtMs(l.AvgMs), fmtMs(l.MinMs), fmtMs(l.P50Ms), fmtMs(l.MaxMs), fmtMs(l.P90Ms), fmtMs(l.P95Ms), fmtMs(l.P99Ms))
+}
+
+func pct(r float64) string { return strconv.FormatFloat(r*100, 'f', 2, 64) + "%" }
+
+// WriteText prints the summary in k6's end-of-test layout, plus the
+// per-endpoint breakdown and the shed/served split k6 cannot show.
+func (s *Summary) WriteText(w io.Writer) {
+	line := func(name, value string) {
+		fmt.Fprintf(w, "     %s: %s\n", name+strings.Repeat(".", max(0, 31-len([]rune(name)))), value)
+	}
+	fmt.Fprintf(w, "\n  scenario: %s   base_url: %s   max_vus: %d\n", s.Scenario, s.BaseURL, s.MaxVUs)
+	if len(s.Stages) > 0 {
+		var parts []string
+		for _, st := range s.Stages {
+			parts = append(parts, fmt.Sprintf("%s→%g/s", st.Duration, st.Target))
+		}
+		fmt.Fprintf(w, "  stages: start %g/s, %s\n", s.StartRate, strings.Join(parts, ", "))
+	}
+	if len(s.Mix) > 0 {
+		keys := make([]string, 0, len(s.Mix))
+		for k := range s.Mix {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var parts []string
+		for _, k := range keys {
+			parts = append(parts, fmt.Sprintf("%s=%g", k, s.Mix[k]))
+		}
+		fmt.Fprintf(w, "  mix: %s\n", strings.Join(parts, ","))
+	}
+	fmt.Fprintln(w)
+	for _, c := range s.Checks {
+		if c.Fails == 0 {
+			fmt.Fprintf(w, "     ✓ %s\n", c.Name)
+			continue
+		}
+		fmt.Fprintf(w, "     ✗ %s\n      ↳  %.0f%% — ✓ %d / ✗ %d (of which shed 503: %d)\n",
+			c.Name, c.Rate*100, c.Passes, c.Fails, c.FailsShed)
+	}
+	fmt.Fprintln(w)
+	if t := s.ChecksTotal.Passes + s.ChecksTotal.Fails; t > 0 {
+		line("checks", fmt.Sprintf("%s %d out of %d", pct(s.ChecksTotal.Rate), s.ChecksTotal.Passes, t))
+	}
+	line("dropped_iterations", fmt.Sprintf("%d %.2f/s", s.DroppedIterations.Count, s.DroppedIterations.Rate))
+	line("http_req_duration", fmtLatency(s.HTTPReqDuration))
+	line("  { served, no shed 503 }", fmtLatency(s.ServedDuration))
+	line("http_req_failed", fmt.Sprintf("%s %d out of %d", pct(s.HTTPReqFailed.Rate), s.HTTPReqFailed.Fails, s.HTTPReqFailed.Total))
+	line("http_reqs", fmt.Sprintf("%d %.2f/s", s.HTTPReqs.Count, s.HTTPReqs.Rate))
+	line("iterations", fmt.Sprintf("%d %.2f/s", s.Iterations.Count, s.Iterations.Rate))
+	if s.InterruptedIterations > 0 {
+		line("interrupted_iterations", strconv.FormatInt(s.InterruptedIterations, 10))
+	}
+	line("shed_503", fmt.Sprintf("%d %.2f/s max=%s", s.Shed503.Count, s.Shed503.Rate, fmtMs(s.Shed503.MaxMs)))
+	line("server_5xx_other", strconv.Itoa(s.Server5xxOther))
+	line("transport_errors", strconv.Itoa(s.TransportErrors))
+	line("vus_max", fmt.Sprintf("%d used of %d", s.VUsMaxUsed, s.MaxVUs))
+	line("duration", fmt.Sprintf("%.1fs", s.DurationSeconds))
+
+	fmt.Fprintln(w, "\n  per endpoint:")
+	for _, e := range s.Endpoints {
+		codes := make([]string, 0, len(e.Statuses))
+		for k := range e.Statuses {
+			codes = append(codes, k)
+		}
+		sort.Strings(codes)
+		var hist []string
+		for _, k := range codes {
+			hist = append(hist, fmt.Sprintf("%s=%d", k, e.Statuses[k]))
+		}
+		l := e.Latency
+		fmt.Fprintf(w, "     %-9s count=%d %.2f/s p50=%s p90=%s p95=%s p99=%s max=%s  status: %s\n",
+			e.Name, e.Count, e.Rate, fmtMs(l.P50Ms), fmtMs(l.P90Ms), fmtMs(l.P95Ms), fmtMs(l.P99Ms), fmtMs(l.MaxMs), strings.Join(hist, " "))
+		if e.Shed503 > 0 {
+			fmt.Fprintf(w, "     %-9s served p95=%s p99=%s, shed 503: %d\n", "", fmtMs(e.Served.P95Ms), fmtMs(e.Served.P99Ms), e.Shed503)
+		}
+	}
+	if len(s.ErrorMessages) > 0 {
+		fmt.Fprintln(w, "\n  transport errors:")
+		keys := make([]string, 0, len(s.ErrorMessages))
+		for k := range s.ErrorMessages {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "     %d × %s\n", s.ErrorMessages[k], k)
+		}
+	}
+	if len(s.Thresholds) > 0 {
+		fmt.Fprintln(w, "\n  thresholds:")
+		for _, t := range s.Thresholds {
+			mark, val := "✓", strconv.FormatFloat(t.Value, 'f', 3, 64)
+			if !t.OK {
+				mark = "✗"
+			}
+			if t.NoData {
+				val = "no data"
+			}
+			fmt.Fprintf(w, "     %s %s %s  (%s)\n", mark, t.Metric, t.Condition, val)
+		}
+	}
+	fmt.Fprintln(w)
+}
