@@ -13,14 +13,14 @@ RUN_ENV ?= DEV_MODE=true AUTO_MIGRATE=true \
 
 .PHONY: run test build migrate lint services fuzz clean
 
-## run: start PostgreSQL and Valkey if needed, then authd in dev mode on :8080
+## run: start PostgreSQL, Valkey and a Mailpit inbox if needed, then authd in dev mode on :8080
 run: build
-	@scripts/services.sh --database $(DB_NAME)
+	@scripts/services.sh --database $(DB_NAME) --mail
 	$(RUN_ENV) ./$(BIN) serve
 
 ## test: start what the tests need, then run every test (unit, integration, fuzz seed corpora)
 test:
-	@scripts/services.sh
+	@scripts/services.sh --install-mailpit
 	$(GO) test -count=1 -race -timeout 10m $(PKGS)
 
 ## build: compile the authd binary into bin/

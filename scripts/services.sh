@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Makes sure the services authd needs are running: PostgreSQL and Valkey
-# (or Redis 7). It starts only what is not already answering, in this order:
-# docker compose where a Docker engine runs, else the local binaries, and
+# (or Redis 7), and a MailHog-compatible inbox (Mailpit) for development.
+# It starts only what is not already answering, in this order: docker
+# compose where a Docker engine runs, else the local binaries, and
 # otherwise stops with a message naming what is missing.
-#   scripts/services.sh           # check / start PostgreSQL and Valkey
+#   scripts/services.sh                    # check / start PostgreSQL and Valkey
+#   scripts/services.sh --database authd   # ... and create that database
+#   scripts/services.sh --mail             # ... and an SMTP inbox on 127.0.0.1:1025 (UI :8025)
+#   scripts/services.sh --install-mailpit  # ... and install Mailpit for the tests
 set -euo pipefail
 
 PG_HOST=${PG_HOST:-127.0.0.1}
@@ -64,13 +68,50 @@ start_valkey() {
   wait_port "$VALKEY_HOST" "$VALKEY_PORT" Valkey
 }
 
+MAILPIT_VERSION=v1.33.1
+
+mailpit_bin() {
+  if command -v mailpit >/dev/null 2>&1; then command -v mailpit; return; fi
+  local gobin
+  gobin="$(go env GOBIN)"; [ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
+  if [ ! -x "$gobin/mailpit" ]; then
+    say "installing Mailpit $MAILPIT_VERSION into $gobin (a minute the first time)"
+    GOFLAGS=-buildvcs=false go install "github.com/axllent/mailpit@$MAILPIT_VERSION" >&2
+  fi
+  echo "$gobin/mailpit"
+}
+
+start_mail() {
+  if docker_engine; then
+    say "starting Mailpit with docker compose"
+    docker compose up -d mailpit
+  else
+    local bin
+    bin=$(mailpit_bin)
+    say "starting Mailpit: SMTP on 127.0.0.1:1025, inbox on http://127.0.0.1:8025"
+    mkdir -p /tmp/authd-mailpit
+    nohup "$bin" --smtp 127.0.0.1:1025 --listen 127.0.0.1:8025 --disable-version-check -q \
+      --database /tmp/authd-mailpit/mailpit.db >/tmp/authd-mailpit/mailpit.log 2>&1 &
+  fi
+  wait_port 127.0.0.1 1025 Mailpit
+}
+
 port_open "$PG_HOST" "$PG_PORT" || start_postgres
 port_open "$VALKEY_HOST" "$VALKEY_PORT" || start_valkey
 say "PostgreSQL on $PG_HOST:$PG_PORT and Valkey on $VALKEY_HOST:$VALKEY_PORT are up"
 
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --mail) port_open 127.0.0.1 1025 || start_mail; shift ;;
+    --install-mailpit) say "Mailpit: $(mailpit_bin)"; shift ;;
+    --database) DB_NAME=${2:?--database needs a name}; shift 2 ;;
+    *) say "unknown option $1"; exit 2 ;;
+  esac
+done
+
 # With --database NAME, also create that database when it is missing.
-if [ "${1:-}" = "--database" ] && [ -n "${2:-}" ]; then
-  db=$2
+if [ -n "${DB_NAME:-}" ]; then
+  db=$DB_NAME
   if command -v psql >/dev/null 2>&1; then
     if ! psql -h "$PG_HOST" -p "$PG_PORT" -U "${PGUSER:-postgres}" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1; then
       say "creating database $db"

@@ -61,6 +61,7 @@ const queueName = "mail"
 
 // Queue queues mails and, when it has workers, sends them.
 type Queue struct {
+	working bool // false for an insert-only queue
 	client  *river.Client[pgx.Tx]
 	sealer  *sealer
 	metrics *metrics
@@ -99,14 +100,24 @@ func New(pool *pgxpool.Pool, sender Sender, purge PurgeFunc, cfg Config, reg pro
 	if err != nil {
 		return nil, fmt.Errorf("mailqueue: %w", err)
 	}
-	return &Queue{client: client, sealer: s, metrics: m}, nil
+	return &Queue{working: cfg.Workers > 0, client: client, sealer: s, metrics: m}, nil
 }
 
-// Start runs the workers until Stop.
-func (q *Queue) Start(ctx context.Context) error { return q.client.Start(ctx) }
+// Start runs the workers until Stop; an insert-only queue has none.
+func (q *Queue) Start(ctx context.Context) error {
+	if !q.working {
+		return nil
+	}
+	return q.client.Start(ctx)
+}
 
 // Stop lets running sends finish (within ctx) and stops the workers.
-func (q *Queue) Stop(ctx context.Context) error { return q.client.Stop(ctx) }
+func (q *Queue) Stop(ctx context.Context) error {
+	if !q.working {
+		return nil
+	}
+	return q.client.Stop(ctx)
+}
 
 // EnqueueTx queues m in tx: the mail exists exactly if tx commits.
 func (q *Queue) EnqueueTx(ctx context.Context, tx pgx.Tx, m auth.Mail) error {

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/authd/authd/internal/testenv"
+)
+
+// mailpitBinary finds Mailpit: MAILPIT_BIN, then PATH, then GOPATH/bin.
+// `make test` installs it there when it is missing, so the test fails
+// rather than skips without it.
+func mailpitBinary(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("MAILPIT_BIN"); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath("mailpit"); err == nil {
+		return p
+	}
+	out, err := exec.Command("go", "env", "GOPATH").Output()
+	if err == nil {
+		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "mailpit")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Fatal("mailpit not found: run `make test` (it installs github.com/axllent/mailpit@v1.33.1) or set MAILPIT_BIN")
+	return ""
+}
+
+// process is a child process stopped (SIGTERM) at cleanup.
+type process struct {
+	cmd *exec.Cmd
+	out *syncBuffer
+}
+
+func spawn(t *testing.T, env []string, name string, args ...string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(name, args...), out: &syncBuffer{}}
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() { p.terminate(t) })
+	return p
+}
+
+// terminate sends SIGTERM and expects a clean exit, as an orchestrator does.
+func (p *process) terminate(t *testing.T) {
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("%s exited with %v\n%s", p.cmd.Path, err, p.out)
+		}
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		t.Errorf("%s ignored SIGTERM\n%s", p.cmd.Path, p.out)
+	}
+}
+
+func waitHTTP(t *testing.T, url string, p *process) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer\n%s", url, p.out)
+}
+
+// TestEndToEndWithMailpit runs the authd binary with a real Mailpit inbox:
+// register, verify through the mailed link, recover the password through
+// the mailed link, log in with the new password.
+func TestEndToEndWithMailpit(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "authd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	smtpAddr, uiAddr, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	mailpit := spawn(t, nil, mailpitBinary(t), "--smtp", smtpAddr, "--listen", uiAddr, "--disable-version-check", "-q",
+		"--database", filepath.Join(dir, "mailpit.db"))
+	waitHTTP(t, "http://"+uiAddr+"/api/v1/info", mailpit)
+
+	dbURL, drop, err := testenv.CreateDatabase(testenv.RandomName("authd_test_e2e_"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drop()
+	_, smtpPort, _ := strings.Cut(smtpAddr, ":")
+	publicURL := "http://app.example.test"
+	authd := spawn(t, []string{
+		"DEV_MODE=true", "DATABASE_URL=" + dbURL, "VALKEY_URL=" + testenv.ValkeyURL(), "VALKEY_KEY_PREFIX=" + testPrefix + "e2e:",
+		"HTTP_ADDR=" + httpAddr, "PUBLIC_URL=" + publicURL, "SMTP_HOST=127.0.0.1", "SMTP_PORT=" + smtpPort,
+		"ARGON2_MEMORY_KIB=1024", "ARGON2_ITERATIONS=1",
+	}, bin, "serve")
+	base := "http://" + httpAddr
+	waitHTTP(t, base+"/health", authd)
+
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	email := strings.ToLower(testenv.RandomName("e2e")) + "@example.com"
+	call := func(method, path, body string, want int) []byte {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s = %d, want %d: %s", method, path, resp.StatusCode, want, b)
+		}
+		return b
+	}
+
+	call("POST", "/api/v1/auth/register", `{"identifier":"`+email+`","password":"correct horse battery"}`, 201)
+	verifyToken := mailpitToken(t, uiAddr, email, "Verify", publicURL+"/verify")
+	if b := call("POST", "/api/v1/auth/verify", `{"token":"`+verifyToken+`"}`, 200); !bytes.Contains(b, []byte(`"email_verified":true`)) {
+		t.Errorf("verify reply: %s", b)
+	}
+
+	call("POST", "/api/v1/auth/recovery", `{"email":"`+email+`"}`, 202)
+	resetToken := mailpitToken(t, uiAddr, email, "Reset", publicURL+"/recovery")
+	call("POST", "/api/v1/auth/recovery/complete", `{"token":"`+resetToken+`","password":"a brand new passphrase"}`, 204)
+	call("GET", "/api/v1/auth/me", "", 401) // the reset ended the registration's session
+	call("POST", "/api/v1/auth/login", `{"identifier":"`+email+`","password":"correct horse battery"}`, 401)
+	b := call("POST", "/api/v1/auth/login", `{"identifier":"`+email+`","password":"a brand new passphrase"}`, 200)
+	if !bytes.Contains(b, []byte(`"email_verified":true`)) {
+		t.Errorf("login reply: %s", b)
+	}
+	call("GET", "/api/v1/auth/me", "", 200)
+}
+
+// mailpitToken waits for a mail to `to` whose subject contains subject,
+// reads it through Mailpit's HTTP API and returns the token of its link.
+func mailpitToken(t *testing.T, uiAddr, to, subject, linkPrefix string) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	q := url.QueryEscape(fmt.Sprintf("to:%s subject:%s", to, subject))
+	for time.Now().Before(deadline) {
+		var list struct {
+			Messages []struct{ ID string } `json:"messages"`
+		}
+		if getJSON(t, "http://"+uiAddr+"/api/v1/search?query="+q, &list) && len(list.Messages) > 0 {
+			var msg struct{ Text, HTML string }
+			getJSON(t, "http://"+uiAddr+"/api/v1/message/"+list.Messages[0].ID, &msg)
+			if !strings.Contains(msg.Text, linkPrefix+"?token=") {
+				t.Fatalf("mail has no %s link:\n%s", linkPrefix, msg.Text)
+			}
+			tok, err := testenv.LinkToken(msg.Text, linkPrefix[strings.LastIndex(linkPrefix, "/"):])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tok
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no %q mail to %s in Mailpit", subject, to)
+	return ""
+}
+
+func getJSON(t *testing.T, u string, v any) bool {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return false
+	}
+	return json.NewDecoder(resp.Body).Decode(v) == nil
+}
+
