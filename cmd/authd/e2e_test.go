@@ -199,4 +199,3 @@ func getJSON(t *testing.T, u string, v any) bool {
 	}
 	return json.NewDecoder(resp.Body).Decode(v) == nil
 }
-
