@@ -93,6 +93,14 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		Audit:    postgres.NewAuditLog(db),
 		Tokens:   tokens,
 		Limiter:  valkey.NewWindow(vc, cfg.ValkeyKeyPrefix, cfg.DependencyTimeout),
+		Lockouts: valkey.NewLockout(vc, cfg.ValkeyKeyPrefix, cfg.DependencyTimeout),
+		Limits: auth.Limits{
+			LoginAccount:   lockoutPolicy(cfg.LoginAccountFree, cfg.LoginLockoutBase, cfg.LoginLockoutMax, 24*time.Hour),
+			LoginIP:        lockoutPolicy(cfg.LoginIPFree, cfg.LoginLockoutBase, cfg.LoginLockoutMax, time.Hour),
+			RegisterPerIP:  cfg.RegisterLimitPerIP,
+			MailRequestsIP: cfg.MailRequestsPerIP,
+		},
+		StrictRegistration: cfg.StrictRegistration,
 		Mail: auth.MailSettings{PublicURL: cfg.PublicURL, Product: cfg.ProductName,
 			RecoveryTTL: cfg.RecoveryTTL, VerificationTTL: cfg.VerificationTTL, CodeTTL: cfg.VerificationCodeTTL,
 			CodeAttempts: cfg.VerificationAttempts, PerAddressLimit: cfg.MailLimitPerHour, RequireVerified: cfg.RequireVerifiedEmail},
@@ -110,8 +118,13 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		"postgres": db.Ping,
 		"valkey":   func(ctx context.Context) error { return valkey.Ping(ctx, vc) },
 	}
-	handler := httpapi.New(identities, sessions, checks,
-		httpapi.Config{BodyLimit: cfg.BodyLimitBytes, ReadyTimeout: cfg.DependencyTimeout, OpenAPI: api.OpenAPI}, reg, log)
+	handler, err := httpapi.New(identities, sessions, checks, httpapi.Config{
+		BodyLimit: cfg.BodyLimitBytes, ReadyTimeout: cfg.DependencyTimeout, OpenAPI: api.OpenAPI,
+		TrustedProxies: cfg.TrustedProxies, CORSOrigins: cfg.CORSOrigins, TrustedOrigins: cfg.CSRFTrustedOrigins,
+	}, reg, log)
+	if err != nil {
+		return fmt.Errorf("config: CORS_ALLOWED_ORIGINS / CSRF_TRUSTED_ORIGINS: %w", err)
+	}
 
 	srv := &http.Server{
 		Handler:           handler,
@@ -171,4 +184,12 @@ func migrateUp(ctx context.Context, db *postgres.DB, log *slog.Logger) error {
 	}
 	log.Info("migrations applied", "count", n)
 	return nil
+}
+
+// lockoutPolicy turns the settings into a policy; free == 0 turns it off.
+func lockoutPolicy(free int, base, maxLock, resetAfter time.Duration) auth.LockoutPolicy {
+	if free == 0 {
+		return auth.LockoutPolicy{}
+	}
+	return auth.LockoutPolicy{Free: free, Base: base, Max: max(maxLock, base), ResetAfter: resetAfter}
 }

@@ -39,11 +39,16 @@ func (s *Service) ChangePassword(ctx context.Context, cmd ChangePassword) (Ident
 		return Identity{}, Invalid(err.(*RuleError).Field("password"))
 	}
 	if cmd.CurrentPassword != "" {
+		// A stolen session must not become a way to guess the password.
+		if err := s.checkLogin(ctx, identity.Email, cmd.Client.IP); err != nil {
+			return Identity{}, err
+		}
 		match, _, err := s.hasher.Verify(ctx, CandidatePassword(cmd.CurrentPassword).Plaintext(), identity.PasswordHash)
 		if err != nil && ErrorKind(err) != KindInternal {
 			return Identity{}, err
 		}
 		if !match {
+			s.loginFailed(ctx, identity.Email, cmd.Client.IP)
 			return Identity{}, Invalid(FieldError{Field: "current_password", Code: "incorrect", Message: "The current password is incorrect."})
 		}
 	} else if s.now().Sub(cmd.AuthenticatedAt) > s.privilegedWindow {

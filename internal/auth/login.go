@@ -30,6 +30,9 @@ func (s *Service) Login(ctx context.Context, cmd Login) (Identity, error) {
 		return Identity{}, err
 	}
 	password := CandidatePassword(cmd.Password)
+	if err := s.checkLogin(ctx, email, cmd.Client.IP); err != nil {
+		return Identity{}, err
+	}
 
 	identity, err := s.store.IdentityByEmail(ctx, email)
 	if err != nil {
@@ -40,6 +43,7 @@ func (s *Service) Login(ctx context.Context, cmd Login) (Identity, error) {
 			return Identity{}, err
 		}
 		s.audit(ctx, EventLoginFailed, nil, cmd.Client)
+		s.loginFailed(ctx, email, cmd.Client.IP)
 		return Identity{}, ErrInvalidCredentials
 	}
 
@@ -53,8 +57,10 @@ func (s *Service) Login(ctx context.Context, cmd Login) (Identity, error) {
 	}
 	if !match || identity.State != StateActive {
 		s.audit(ctx, EventLoginFailed, &identity.ID, cmd.Client)
+		s.loginFailed(ctx, email, cmd.Client.IP)
 		return Identity{}, ErrInvalidCredentials
 	}
+	s.loginSucceeded(ctx, email)
 	if rehash {
 		s.upgradeHash(ctx, &identity, password)
 	}

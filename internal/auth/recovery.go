@@ -25,6 +25,9 @@ func (s *Service) RequestRecovery(ctx context.Context, cmd RequestRecovery) erro
 	if err != nil {
 		return Invalid(err.(*RuleError).Field("email"))
 	}
+	if err := s.allowPerIP(ctx, "mail", cmd.Client.IP, s.limits.MailRequestsIP); err != nil {
+		return err
+	}
 	if !s.mailAllowed(ctx, email) {
 		return nil
 	}

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,9 +20,46 @@ type Register struct {
 	Client     Client
 }
 
-// Register creates an active identity. A taken e-mail or username is a
-// conflict; every broken field rule is reported at once.
-func (s *Service) Register(ctx context.Context, cmd Register) (Identity, error) {
+// Registered is the outcome of a registration. In the strict mode nobody
+// is logged in, and Identity is empty whether or not an account was made.
+type Registered struct {
+	Identity Identity
+	LogIn    bool
+}
+
+// Register creates an active identity and, in the default mode, logs it
+// in; a taken e-mail or username is a conflict. In the strict mode the
+// reply is the same for a new and a taken address: a new account is made
+// unverified and mailed a verification link, the owner of a taken address
+// is mailed instead. Every broken field rule is reported at once.
+func (s *Service) Register(ctx context.Context, cmd Register) (Registered, error) {
+	identity, err := s.register(ctx, cmd)
+	if !s.strictRegistration {
+		return Registered{Identity: identity, LogIn: true}, err
+	}
+	if errors.Is(err, ErrEmailTaken) {
+		s.mailAccountExists(ctx, cmd)
+		return Registered{}, nil
+	}
+	return Registered{}, err
+}
+
+// mailAccountExists tells the owner of an address that someone tried to
+// register with it, within the per-address mail limit.
+func (s *Service) mailAccountExists(ctx context.Context, cmd Register) {
+	email, err := ParseEmail(cmd.Email)
+	if err != nil || !s.mailAllowed(ctx, email) {
+		return
+	}
+	err = s.tokens.QueueMail(ctx, Mail{To: email.String(), Template: "account_exists", Data: map[string]string{
+		"Product": s.mail.Product, "Email": email.String(), "Link": s.mail.PublicURL + "/login",
+	}})
+	if err != nil {
+		s.log.ErrorContext(ctx, "account-exists notice not queued", "error", err)
+	}
+}
+
+func (s *Service) register(ctx context.Context, cmd Register) (Identity, error) {
 	emailField := cmd.EmailField
 	if emailField == "" {
 		emailField = "identifier"
@@ -36,6 +74,9 @@ func (s *Service) Register(ctx context.Context, cmd Register) (Identity, error) 
 	password, err := s.policy.Check(cmd.Password, email, username)
 	errs.add("password", err)
 	if err := errs.err(); err != nil {
+		return Identity{}, err
+	}
+	if err := s.allowPerIP(ctx, "register", cmd.Client.IP, s.limits.RegisterPerIP); err != nil {
 		return Identity{}, err
 	}
 

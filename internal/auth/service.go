@@ -61,9 +61,14 @@ type Deps struct {
 	Audit    AuditLog
 	Tokens   TokenStore
 	Limiter  RateLimiter
+	Lockouts Lockouts
+	Limits   Limits
 	Mail     MailSettings
 	Profiles ProfileCache // nil when profiles are not cached
 	Policy   PasswordPolicy
+	// StrictRegistration makes registration reveal nothing: 202 for every
+	// address, accounts unverified until the mailed link is used.
+	StrictRegistration bool
 	// PrivilegedWindow is how long after a login a password may be changed
 	// without giving the current one again.
 	PrivilegedWindow time.Duration
@@ -73,18 +78,21 @@ type Deps struct {
 
 // Service carries out the identity use cases, one file each.
 type Service struct {
-	store            IdentityStore
-	hasher           PasswordHasher
-	sessions         SessionIndex
-	auditLog         AuditLog
-	profiles         ProfileCache
-	tokens           TokenStore
-	limiter          RateLimiter
-	mail             MailSettings
-	policy           PasswordPolicy
-	privilegedWindow time.Duration
-	now              func() time.Time
-	log              *slog.Logger
+	store              IdentityStore
+	hasher             PasswordHasher
+	sessions           SessionIndex
+	auditLog           AuditLog
+	profiles           ProfileCache
+	tokens             TokenStore
+	limiter            RateLimiter
+	lockouts           Lockouts
+	limits             Limits
+	mail               MailSettings
+	policy             PasswordPolicy
+	privilegedWindow   time.Duration
+	strictRegistration bool
+	now                func() time.Time
+	log                *slog.Logger
 }
 
 // NewService wires the use cases to their ports.
@@ -92,10 +100,15 @@ func NewService(d Deps) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.StrictRegistration {
+		// A strict registration proves nothing until the address is verified.
+		d.Mail.RequireVerified = true
+	}
 	return &Service{
 		store: d.Store, hasher: d.Hasher, sessions: d.Sessions, auditLog: d.Audit, profiles: d.Profiles,
-		tokens: d.Tokens, limiter: d.Limiter, mail: d.Mail,
+		tokens: d.Tokens, limiter: d.Limiter, mail: d.Mail, lockouts: d.Lockouts, limits: d.Limits,
 		policy: d.Policy, privilegedWindow: d.PrivilegedWindow, now: d.Now, log: d.Log,
+		strictRegistration: d.StrictRegistration,
 	}
 }
 

@@ -25,7 +25,7 @@ func TestChangePassword(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			env := newTestEnv()
 			ctx := context.Background()
-			id, err := env.svc.Register(ctx, Register{Email: "ivy@example.com", Password: "old secret pw"})
+			id, err := env.svc.registerT(ctx, Register{Email: "ivy@example.com", Password: "old secret pw"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,7 +72,7 @@ func TestChangePassword(t *testing.T) {
 func TestChangePasswordAppliesPolicy(t *testing.T) {
 	env := newTestEnv()
 	ctx := context.Background()
-	id, _ := env.svc.Register(ctx, Register{Email: "jack@example.com", Password: "old secret pw", Username: "jackie"})
+	id, _ := env.svc.registerT(ctx, Register{Email: "jack@example.com", Password: "old secret pw", Username: "jackie"})
 	_, err := env.svc.ChangePassword(ctx, ChangePassword{IdentityID: id.ID, Password: "i-am-jackie!", AuthenticatedAt: env.now})
 	var e *Error
 	if !errors.As(err, &e) || e.Kind != KindInvalid || e.Fields[0].Field != "password" {
@@ -83,8 +83,8 @@ func TestChangePasswordAppliesPolicy(t *testing.T) {
 func TestUpdateProfile(t *testing.T) {
 	env := newTestEnv()
 	ctx := context.Background()
-	a, _ := env.svc.Register(ctx, Register{Email: "kim@example.com", Password: "the secret of k", Username: "kimmy", GeoLocation: "Rome"})
-	b, _ := env.svc.Register(ctx, Register{Email: "lee@example.com", Password: "the secret of l"})
+	a, _ := env.svc.registerT(ctx, Register{Email: "kim@example.com", Password: "the secret of k", Username: "kimmy", GeoLocation: "Rome"})
+	b, _ := env.svc.registerT(ctx, Register{Email: "lee@example.com", Password: "the secret of l"})
 
 	newName := "kim2"
 	got, err := env.svc.UpdateProfile(ctx, UpdateProfile{IdentityID: a.ID, Username: &newName})
@@ -108,8 +108,8 @@ func TestUpdateProfile(t *testing.T) {
 func TestRevokeSession(t *testing.T) {
 	env := newTestEnv()
 	ctx := context.Background()
-	a, _ := env.svc.Register(ctx, Register{Email: "mo@example.com", Password: "the secret of m"})
-	b, _ := env.svc.Register(ctx, Register{Email: "ned@example.com", Password: "the secret of n"})
+	a, _ := env.svc.registerT(ctx, Register{Email: "mo@example.com", Password: "the secret of m"})
+	b, _ := env.svc.registerT(ctx, Register{Email: "ned@example.com", Password: "the secret of n"})
 	mine := Session{HashedToken: "a1"}
 	theirs := Session{HashedToken: "b1"}
 	env.sessions.byID[a.ID.String()] = []Session{mine, {HashedToken: "a2"}}
@@ -135,7 +135,7 @@ func TestRevokeSession(t *testing.T) {
 func TestAuditTrailOfLogin(t *testing.T) {
 	env := newTestEnv()
 	ctx := context.Background()
-	env.svc.Register(ctx, Register{Email: "ola@example.com", Password: "secret of o.l.a"})
+	env.svc.registerT(ctx, Register{Email: "ola@example.com", Password: "secret of o.l.a"})
 	env.svc.Login(ctx, Login{Identifier: "ola@example.com", Password: "wrong password"})
 	env.svc.Login(ctx, Login{Identifier: "nobody@example.com", Password: "wrong password"})
 	env.svc.Login(ctx, Login{Identifier: "ola@example.com", Password: "secret of o.l.a"})

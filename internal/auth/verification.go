@@ -44,6 +44,9 @@ func (s *Service) ResendVerification(ctx context.Context, cmd ResendVerification
 	if err != nil {
 		return Invalid(err.(*RuleError).Field("email"))
 	}
+	if err := s.allowPerIP(ctx, "mail", cmd.Client.IP, s.limits.MailRequestsIP); err != nil {
+		return err
+	}
 	if !s.mailAllowed(ctx, email) {
 		return nil
 	}

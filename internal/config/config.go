@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -62,6 +63,17 @@ type Config struct {
 	MailRetryMax    time.Duration
 	MailGiveUpAfter time.Duration
 	PurgeInterval   time.Duration
+
+	TrustedProxies     []*net.IPNet
+	CORSOrigins        []string
+	CSRFTrustedOrigins []string
+	StrictRegistration bool
+	LoginAccountFree   int
+	LoginIPFree        int
+	LoginLockoutBase   time.Duration
+	LoginLockoutMax    time.Duration
+	RegisterLimitPerIP int
+	MailRequestsPerIP  int
 
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -258,6 +270,41 @@ func settings() []setting {
 				c.PurgeInterval, err = parseDuration(v, time.Second, 24*time.Hour)
 				return
 			}},
+		{name: "TRUSTED_PROXIES", def: fixed(""), help: "Comma-separated CIDRs of reverse proxies whose X-Forwarded-For gives the client IP; empty: the socket address.",
+			parse: func(c *Config, v string) (err error) { c.TrustedProxies, err = parseCIDRs(v); return }},
+		{name: "CORS_ALLOWED_ORIGINS", def: fixed(""), help: "Comma-separated origins (https://app.example.com) that may call the API from a browser with credentials. Never *.",
+			parse: func(c *Config, v string) (err error) { c.CORSOrigins, err = parseOrigins(v); return }},
+		{name: "CSRF_TRUSTED_ORIGINS", def: fixed(""), help: "Comma-separated extra origins allowed to send state-changing requests (e.g. an SPA dev server on another port).",
+			parse: func(c *Config, v string) (err error) { c.CSRFTrustedOrigins, err = parseOrigins(v); return }},
+		{name: "REGISTRATION_MODE", def: fixed("open"), help: "open: register logs in and a taken e-mail is 409; strict: 202 for every registration, login only after verification.",
+			parse: func(c *Config, v string) error {
+				switch strings.ToLower(v) {
+				case "open":
+					return nil
+				case "strict":
+					c.StrictRegistration = true
+					return nil
+				}
+				return errors.New("must be open or strict")
+			}},
+		{name: "LOGIN_ACCOUNT_FREE_ATTEMPTS", def: fixed("5"), help: "Failed logins per account before lock-outs start (0: no account lock-out).",
+			parse: func(c *Config, v string) (err error) { c.LoginAccountFree, err = parseInt(v, 0, 100); return }},
+		{name: "LOGIN_IP_FREE_ATTEMPTS", def: fixed("50"), help: "Failed logins per client IP before lock-outs start (0: no IP lock-out).",
+			parse: func(c *Config, v string) (err error) { c.LoginIPFree, err = parseInt(v, 0, 100000); return }},
+		{name: "LOGIN_LOCKOUT_BASE", def: fixed("1m"), help: "First lock-out after the free attempts; doubled with each further failure.",
+			parse: func(c *Config, v string) (err error) {
+				c.LoginLockoutBase, err = parseDuration(v, time.Second, 24*time.Hour)
+				return
+			}},
+		{name: "LOGIN_LOCKOUT_MAX", def: fixed("15m"), help: "Longest lock-out.",
+			parse: func(c *Config, v string) (err error) {
+				c.LoginLockoutMax, err = parseDuration(v, time.Second, 7*24*time.Hour)
+				return
+			}},
+		{name: "REGISTER_LIMIT_PER_IP", def: fixed("20"), help: "Registrations per client IP per hour (0: no limit).",
+			parse: func(c *Config, v string) (err error) { c.RegisterLimitPerIP, err = parseInt(v, 0, 10000000); return }},
+		{name: "MAIL_REQUESTS_PER_IP", def: fixed("30"), help: "Recovery and verification-mail requests per client IP per hour (0: no limit).",
+			parse: func(c *Config, v string) (err error) { c.MailRequestsPerIP, err = parseInt(v, 0, 10000000); return }},
 		{name: "HTTP_READ_HEADER_TIMEOUT", def: fixed("5s"), help: "Time a client has to send the request headers.",
 			parse: func(c *Config, v string) (err error) {
 				c.ReadHeaderTimeout, err = parseDuration(v, time.Millisecond, time.Hour)
@@ -415,6 +462,43 @@ func valkeyURL(v string) error {
 		return nil
 	}
 	return errors.New("must start with redis://, rediss://, valkey:// or unix://")
+}
+
+func parseCIDRs(v string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			if strings.Contains(f, ":") {
+				f += "/128"
+			} else {
+				f += "/32"
+			}
+		}
+		_, n, err := net.ParseCIDR(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an IP or CIDR", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func parseOrigins(v string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		u, err := url.Parse(f)
+		if f == "*" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return nil, fmt.Errorf("%q is not an origin like https://app.example.com (no wildcard, no path)", f)
+		}
+		out = append(out, u.Scheme+"://"+u.Host)
+	}
+	return out, nil
 }
 
 func cookieName(v string, c *Config) error {

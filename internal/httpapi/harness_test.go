@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -125,9 +126,16 @@ type serverOptions struct {
 	cookieName      string
 	valkey          vk.Client // defaults to testValkey
 	checks          map[string]httpapi.Check
+	prefix          string           // Valkey key prefix of the throttles; defaults to a fresh one per server
 	now             func() time.Time // the clock of the use cases and sessions
 	mailLimit       int              // mails per address per hour; 0 means 100
 	requireVerified bool
+	strict          bool
+	limits          auth.Limits
+	hasher          auth.PasswordHasher // defaults to a cheap Argon2id
+	trustedProxies  []*net.IPNet
+	corsOrigins     []string
+	trustedOrigins  []string
 }
 
 // testServer is authd's HTTP API over the real PostgreSQL and Valkey.
@@ -145,6 +153,10 @@ func newServer(t *testing.T, o serverOptions) *testServer {
 	if o.valkey == nil {
 		o.valkey = testValkey
 	}
+	if o.prefix == "" {
+		// Throttle state is per server unless a test shares it on purpose.
+		o.prefix = testPrefix + testenv.RandomName("t") + ":"
+	}
 	if o.mailLimit == 0 {
 		o.mailLimit = 100
 	}
@@ -159,9 +171,13 @@ func newServer(t *testing.T, o serverOptions) *testServer {
 	}
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	hasher, err := argon2id.New(cheapArgon2)
-	if err != nil {
-		t.Fatal(err)
+	hasher := o.hasher
+	if hasher == nil {
+		h, err := argon2id.New(cheapArgon2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hasher = h
 	}
 	now := o.now
 	if now == nil {
@@ -170,7 +186,8 @@ func newServer(t *testing.T, o serverOptions) *testServer {
 	index := valkey.NewSessionIndex(o.valkey, testPrefix, 2*time.Second)
 	identities := auth.NewService(auth.Deps{
 		Store: postgres.NewIdentityStore(testDB), Hasher: hasher, Sessions: index, Audit: postgres.NewAuditLog(testDB),
-		Tokens: testTokens, Limiter: valkey.NewWindow(o.valkey, testPrefix, 2*time.Second),
+		Tokens: testTokens, Limiter: valkey.NewWindow(o.valkey, o.prefix, 2*time.Second),
+		Lockouts: valkey.NewLockout(o.valkey, o.prefix, 2*time.Second), Limits: o.limits, StrictRegistration: o.strict,
 		Mail: auth.MailSettings{PublicURL: "https://app.example.test", Product: "authd", RecoveryTTL: time.Hour,
 			VerificationTTL: 24 * time.Hour, CodeTTL: 15 * time.Minute, CodeAttempts: 5, PerAddressLimit: o.mailLimit,
 			RequireVerified: o.requireVerified},
@@ -179,8 +196,12 @@ func newServer(t *testing.T, o serverOptions) *testServer {
 	store := valkey.NewSessionStore(o.valkey, testPrefix, 2*time.Second)
 	sessions := session.NewManager(store, index,
 		session.Cookie{Name: o.cookieName, Secure: o.secure, Lifetime: 24 * time.Hour}, time.Minute, now, log)
-	e := httpapi.New(identities, sessions, o.checks,
-		httpapi.Config{BodyLimit: 64 << 10, ReadyTimeout: time.Second, OpenAPI: api.OpenAPI}, prometheus.NewRegistry(), log)
+	cfg := httpapi.Config{BodyLimit: 64 << 10, ReadyTimeout: time.Second, OpenAPI: api.OpenAPI,
+		TrustedProxies: o.trustedProxies, CORSOrigins: o.corsOrigins, TrustedOrigins: o.trustedOrigins}
+	e, err := httpapi.New(identities, sessions, o.checks, cfg, prometheus.NewRegistry(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ts := &testServer{Server: httptest.NewServer(e), t: t, contract: newContract(t), store: store, cookie: o.cookieName, logs: logs}
 	t.Cleanup(ts.Close)
 	return ts

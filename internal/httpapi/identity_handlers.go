@@ -29,15 +29,21 @@ func (s *Server) register(c echo.Context) error {
 		cmd.Email, cmd.EmailField = req.Email, "email"
 	}
 	ctx := c.Request().Context()
-	identity, err := s.identities.Register(ctx, cmd)
+	reg, err := s.identities.Register(ctx, cmd)
 	if err != nil {
 		return err
 	}
-	if err := s.sessions.Start(ctx, identity.ID, clientOf(c)); err != nil {
+	if !reg.LogIn {
+		// Strict mode: the same reply for a new and a taken address.
+		return c.JSON(http.StatusAccepted, registrationAccepted)
+	}
+	if err := s.sessions.Start(ctx, reg.Identity.ID, clientOf(c)); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, identity.Profile())
+	return c.JSON(http.StatusCreated, reg.Identity.Profile())
 }
+
+var registrationAccepted = map[string]string{"message": "Check your inbox to finish signing up."}
 
 type loginRequest struct {
 	Identifier string `json:"identifier"`

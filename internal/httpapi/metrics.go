@@ -8,8 +8,9 @@ import (
 )
 
 type metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	rateLimited *prometheus.CounterVec
 }
 
 // newMetrics registers the HTTP metrics. Labels are the route pattern, not
@@ -25,7 +26,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"method", "route"}),
 	}
-	reg.MustRegister(m.requests, m.duration)
+	m.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "authd_rate_limited_total", Help: "Requests refused with 429 by a throttle, by route.",
+	}, []string{"route"})
+	reg.MustRegister(m.requests, m.duration, m.rateLimited)
 	return m
 }
 

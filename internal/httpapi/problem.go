@@ -28,6 +28,7 @@ const (
 	codeUnsupportedMedia = "unsupported_media_type"
 	codeBodyTooLarge     = "body_too_large"
 	codeMethodNotAllowed = "method_not_allowed"
+	codeCrossOrigin      = "cross_origin_refused"
 )
 
 // statusOf is the one place where a domain error kind becomes an HTTP status.
@@ -141,6 +142,9 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	ctx := c.Request().Context()
 	if fault {
 		s.log.ErrorContext(ctx, "request failed", "status", p.Status, "code", p.Code, "route", c.Path(), "error", err)
+	}
+	if p.Status == http.StatusTooManyRequests {
+		s.metrics.rateLimited.WithLabelValues(c.Path()).Inc()
 	}
 	h := c.Response().Header()
 	if retryAfter > 0 {

@@ -6,6 +6,7 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 
 // Identities are the identity use cases the handlers call.
 type Identities interface {
-	Register(ctx context.Context, cmd auth.Register) (auth.Identity, error)
+	Register(ctx context.Context, cmd auth.Register) (auth.Registered, error)
 	Login(ctx context.Context, cmd auth.Login) (auth.Identity, error)
 	Logout(ctx context.Context, id uuid.UUID, c auth.Client)
 	CurrentUser(ctx context.Context, id uuid.UUID) (auth.Identity, error)
@@ -57,6 +58,15 @@ type Config struct {
 	BodyLimit    int64
 	ReadyTimeout time.Duration
 	OpenAPI      []byte
+	// TrustedProxies are the networks whose X-Forwarded-For is believed;
+	// without any, the client IP is the socket's peer.
+	TrustedProxies []*net.IPNet
+	// CORSOrigins may call the API from a browser with credentials. They
+	// are trusted by the CSRF check too.
+	CORSOrigins []string
+	// TrustedOrigins pass the CSRF check without CORS (e.g. an SPA dev
+	// server on another port of the same site).
+	TrustedOrigins []string
 }
 
 // Server holds the collaborators of the handlers.
@@ -70,7 +80,7 @@ type Server struct {
 }
 
 // New builds the Echo instance with every route and middleware.
-func New(identities Identities, sessions Sessions, checks map[string]Check, cfg Config, reg *prometheus.Registry, log *slog.Logger) *echo.Echo {
+func New(identities Identities, sessions Sessions, checks map[string]Check, cfg Config, reg *prometheus.Registry, log *slog.Logger) (*echo.Echo, error) {
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = time.Second
 	}
@@ -79,10 +89,18 @@ func New(identities Identities, sessions Sessions, checks map[string]Check, cfg 
 	e.HideBanner, e.HidePort = true, true
 	// The socket address, never a client-supplied header: X-Forwarded-For
 	// from anyone would let clients pick their own rate-limit bucket.
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	e.HTTPErrorHandler = s.errorHandler
+	csrf, err := newCSRF(append(append([]string{}, cfg.CORSOrigins...), cfg.TrustedOrigins...))
+	if err != nil {
+		return nil, err
+	}
 	e.Pre(s.requestID)
-	e.Use(s.accessLog, s.recoverPanic, securityHeaders, s.bodyLimit)
+	e.Use(s.accessLog, s.recoverPanic, securityHeaders)
+	if len(cfg.CORSOrigins) > 0 {
+		e.Use(cors(cfg.CORSOrigins))
+	}
+	e.Use(csrf, s.bodyLimit)
 	s.routes(e, reg)
-	return e
+	return e, nil
 }

@@ -44,6 +44,8 @@ import (
 	"time"
 
 	vk "github.com/valkey-io/valkey-go"
+
+	"github.com/authd/authd/internal/auth"
 )
 
 var (
@@ -80,24 +82,13 @@ func remainingUntil(untilMs int64, now time.Time) time.Duration {
 	return time.Duration(d) * time.Millisecond
 }
 
-// LockoutPolicy says how a Lockout grows: failures 1..Free are free; failure
-// Free+k (k>=1) locks the key until now + min(Base * 2^(k-1), Max). The
-// failure counter expires ResetAfter after the last failure (e.g. 24h), so
-// the growth is forgotten eventually; the key also lives at least as long as
-// its lock.
-//
-// With Free=3, Base=1m, Max=15m: failures 1-3 are free, then 1m, 2m, 4m,
-// 8m, 15m, 15m, ... Note that a capped window keeps allowing some attempts
-// per day (24h/Max after the free ones); pick Max with the account-level
-// bound of L-3 (at most 100 consecutive failures) in mind.
-type LockoutPolicy struct {
-	Free       int
-	Base       time.Duration
-	Max        time.Duration
-	ResetAfter time.Duration
-}
+// LockoutPolicy is the domain's policy (auth.LockoutPolicy): failures
+// 1..Free are free; failure Free+k locks the key until now +
+// min(Base * 2^(k-1), Max); the counter expires ResetAfter after the last
+// failure, and the key lives at least as long as its lock.
+type LockoutPolicy = auth.LockoutPolicy
 
-func (p LockoutPolicy) validate() error {
+func validatePolicy(p LockoutPolicy) error {
 	switch {
 	case p.Free < 0:
 		return errors.New("lockout policy: Free must not be negative")
@@ -189,7 +180,7 @@ func (l *Lockout) Fail(ctx context.Context, key string, p LockoutPolicy, now tim
 	if err := checkKeyNow(key, now); err != nil {
 		return 0, fmt.Errorf("valkey: lockout fail: %w", err)
 	}
-	if err := p.validate(); err != nil {
+	if err := validatePolicy(p); err != nil {
 		return 0, fmt.Errorf("valkey: lockout fail: %w", err)
 	}
 	ctx, cancel := withTimeout(ctx, l.timeout)
