@@ -49,6 +49,12 @@ func TestLoadErrors(t *testing.T) {
 		{append(base, "SECRET_KEY", "c2hvcnQ="), "SECRET_KEY"},
 		{append(base, "SECRET_KEY", devSecret), "SECRET_KEY"},
 		{append(base, "SMTP_TLS", "maybe"), "SMTP_TLS"},
+		{append(base, "CORS_ALLOWED_ORIGINS", "*"), "CORS_ALLOWED_ORIGINS"},
+		{append(base, "CORS_ALLOWED_ORIGINS", "https://app.example.com/path"), "CORS_ALLOWED_ORIGINS"},
+		{append(base, "CSRF_TRUSTED_ORIGINS", "localhost:5173"), "CSRF_TRUSTED_ORIGINS"},
+		{append(base, "TRUSTED_PROXIES", "10.0.0.0/33"), "TRUSTED_PROXIES"},
+		{append(base, "REGISTRATION_MODE", "closed"), "REGISTRATION_MODE"},
+		{append(base, "LOGIN_ACCOUNT_FREE_ATTEMPTS", "-1"), "LOGIN_ACCOUNT_FREE_ATTEMPTS"},
 		{append(base, "SMTP_PORT", "70000"), "SMTP_PORT"},
 		{[]string{"PUBLIC_URL", "https://a.example"}, "DATABASE_URL is required"},
 		{[]string{"PUBLIC_URL", "https://a.example", "DATABASE_URL", "mysql://u:hunter2@db"}, "DATABASE_URL: invalid value"},
@@ -72,6 +78,20 @@ func TestLoadErrors(t *testing.T) {
 		if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("Load(%v) error %q leaks a secret or spans lines", tt.env, err)
 		}
+	}
+}
+
+func TestLoadListsAndModes(t *testing.T) {
+	c, err := Load(envOf("DEV_MODE", "true", "TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1", "CORS_ALLOWED_ORIGINS", "https://app.example.com, http://localhost:5173/",
+		"REGISTRATION_MODE", "strict"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "192.0.2.1/32" {
+		t.Errorf("TrustedProxies = %v", c.TrustedProxies)
+	}
+	if len(c.CORSOrigins) != 2 || c.CORSOrigins[1] != "http://localhost:5173" || !c.StrictRegistration {
+		t.Errorf("CORSOrigins = %v, strict = %v", c.CORSOrigins, c.StrictRegistration)
 	}
 }
 
