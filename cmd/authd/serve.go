@@ -12,12 +12,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/net/netutil"
 
 	"github.com/authd/authd/api"
 	"github.com/authd/authd/internal/argon2id"
 	"github.com/authd/authd/internal/auth"
 	"github.com/authd/authd/internal/blocklist"
 	"github.com/authd/authd/internal/config"
+	"github.com/authd/authd/internal/hashpool"
 	"github.com/authd/authd/internal/httpapi"
 	"github.com/authd/authd/internal/logging"
 	"github.com/authd/authd/internal/mailqueue"
@@ -59,7 +61,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	defer vc.Close()
 
-	hasher, err := argon2id.New(argon2id.Params{
+	argon, err := argon2id.New(argon2id.Params{
 		Memory: cfg.Argon2Memory, Iterations: cfg.Argon2Iterations, Parallelism: cfg.Argon2Parallelism,
 		SaltLength: 16, KeyLength: 32,
 	})
@@ -68,6 +70,12 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Every hash waits for a slot in a pool sized to the CPUs, or is refused
+	// with 503 at once when the wait would pass the budget.
+	hasher := hashpool.New(argon, hashpool.Config{Size: cfg.HashPoolSize, WaitBudget: cfg.HashWaitBudget, MaxQueue: cfg.HashMaxQueue}, reg)
+	// The dummy hash for unknown e-mails, made now rather than by the
+	// first login, which would otherwise wait behind a busy pool for it.
+	hasher.DummyHash()
 
 	mailer, err := smtp.New(smtp.Config{Host: cfg.SMTPHost, Port: cfg.SMTPPort, TLS: cfg.SMTPTLS,
 		Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, From: cfg.MailFrom, Timeout: cfg.MailSendTimeout})
@@ -101,6 +109,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 			MailRequestsIP: cfg.MailRequestsPerIP,
 		},
 		StrictRegistration: cfg.StrictRegistration,
+		Profiles:           valkey.NewProfileCache(vc, cfg.ValkeyKeyPrefix, cfg.ProfileCacheTTL, cfg.DependencyTimeout),
 		Mail: auth.MailSettings{PublicURL: cfg.PublicURL, Product: cfg.ProductName,
 			RecoveryTTL: cfg.RecoveryTTL, VerificationTTL: cfg.VerificationTTL, CodeTTL: cfg.VerificationCodeTTL,
 			CodeAttempts: cfg.VerificationAttempts, PerAddressLimit: cfg.MailLimitPerHour, RequireVerified: cfg.RequireVerifiedEmail},
@@ -121,6 +130,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	handler, err := httpapi.New(identities, sessions, checks, httpapi.Config{
 		BodyLimit: cfg.BodyLimitBytes, ReadyTimeout: cfg.DependencyTimeout, OpenAPI: api.OpenAPI,
 		TrustedProxies: cfg.TrustedProxies, CORSOrigins: cfg.CORSOrigins, TrustedOrigins: cfg.CSRFTrustedOrigins,
+		MaxInFlight: cfg.MaxInFlight,
 	}, reg, log)
 	if err != nil {
 		return fmt.Errorf("config: CORS_ALLOWED_ORIGINS / CSRF_TRUSTED_ORIGINS: %w", err)
@@ -139,6 +149,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR: %w", err)
 	}
+	ln = netutil.LimitListener(ln, cfg.MaxConnections)
 	log.Info("authd listening", "addr", ln.Addr().String(), "dev_mode", cfg.DevMode, "public_url", cfg.PublicURL)
 
 	if err := queue.Start(context.WithoutCancel(ctx)); err != nil {

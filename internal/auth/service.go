@@ -29,9 +29,11 @@ type PasswordHasher interface {
 	DummyHash() string
 }
 
-// ProfileCache drops what is cached of an identity's profile, on every
-// instance, after the identity changed.
+// ProfileCache is the read model of GET /auth/me. Invalidate drops an
+// identity's cached profile on every instance after it changed.
 type ProfileCache interface {
+	Get(ctx context.Context, id uuid.UUID) (Profile, bool, error)
+	Put(ctx context.Context, p Profile) error
 	Invalidate(ctx context.Context, id uuid.UUID) error
 }
 

@@ -379,16 +379,16 @@ func TestCurrentUser(t *testing.T) {
 	svc, store, _ := newTestService()
 	ctx := context.Background()
 	reg, _ := svc.registerT(ctx, Register{Email: "gus@example.com", Password: "guss password"})
-	if got, err := svc.CurrentUser(ctx, reg.ID); err != nil || got.ID != reg.ID {
+	if got, err := svc.CurrentProfile(ctx, reg.ID); err != nil || got.ID != reg.ID {
 		t.Errorf("CurrentUser = %v, %v", got.ID, err)
 	}
-	if _, err := svc.CurrentUser(ctx, uuid.New()); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := svc.CurrentProfile(ctx, uuid.New()); !errors.Is(err, ErrUnauthenticated) {
 		t.Errorf("unknown id: err = %v, want ErrUnauthenticated", err)
 	}
 	i := store.ids[reg.ID]
 	i.State = StateInactive
 	store.ids[reg.ID] = i
-	if _, err := svc.CurrentUser(ctx, reg.ID); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := svc.CurrentProfile(ctx, reg.ID); !errors.Is(err, ErrUnauthenticated) {
 		t.Errorf("inactive: err = %v, want ErrUnauthenticated", err)
 	}
 }

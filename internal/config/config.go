@@ -75,6 +75,13 @@ type Config struct {
 	RegisterLimitPerIP int
 	MailRequestsPerIP  int
 
+	ProfileCacheTTL time.Duration
+	MaxInFlight     int
+	MaxConnections  int
+	HashPoolSize    int
+	HashWaitBudget  time.Duration
+	HashMaxQueue    int
+
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
@@ -305,6 +312,24 @@ func settings() []setting {
 			parse: func(c *Config, v string) (err error) { c.RegisterLimitPerIP, err = parseInt(v, 0, 10000000); return }},
 		{name: "MAIL_REQUESTS_PER_IP", def: fixed("30"), help: "Recovery and verification-mail requests per client IP per hour (0: no limit).",
 			parse: func(c *Config, v string) (err error) { c.MailRequestsPerIP, err = parseInt(v, 0, 10000000); return }},
+		{name: "PROFILE_CACHE_TTL", def: fixed("10m"), help: "How long GET /auth/me may serve a profile from Valkey (changes invalidate it at once).",
+			parse: func(c *Config, v string) (err error) {
+				c.ProfileCacheTTL, err = parseDuration(v, time.Second, 24*time.Hour)
+				return
+			}},
+		{name: "MAX_IN_FLIGHT", def: fixed("512"), help: "API requests served at once; more are answered 503 overloaded at once.",
+			parse: func(c *Config, v string) (err error) { c.MaxInFlight, err = parseInt(v, 1, 1000000); return }},
+		{name: "MAX_CONNECTIONS", def: fixed("4096"), help: "Open client connections; more wait in the listen backlog.",
+			parse: func(c *Config, v string) (err error) { c.MaxConnections, err = parseInt(v, 1, 1000000); return }},
+		{name: "HASH_POOL_SIZE", def: fixed("0"), help: "Concurrent Argon2id hashes (memory: size × ARGON2_MEMORY_KIB); 0 means one per usable CPU.",
+			parse: func(c *Config, v string) (err error) { c.HashPoolSize, err = parseInt(v, 0, 1024); return }},
+		{name: "HASH_WAIT_BUDGET", def: fixed("1s"), help: "When the predicted wait for a hash passes this, register/login/password answer 503 with Retry-After at once.",
+			parse: func(c *Config, v string) (err error) {
+				c.HashWaitBudget, err = parseDuration(v, time.Millisecond, time.Minute)
+				return
+			}},
+		{name: "HASH_MAX_QUEUE", def: fixed("0"), help: "Most requests waiting for a hash whatever the prediction; 0 means 64 per pool slot.",
+			parse: func(c *Config, v string) (err error) { c.HashMaxQueue, err = parseInt(v, 0, 1000000); return }},
 		{name: "HTTP_READ_HEADER_TIMEOUT", def: fixed("5s"), help: "Time a client has to send the request headers.",
 			parse: func(c *Config, v string) (err error) {
 				c.ReadHeaderTimeout, err = parseDuration(v, time.Millisecond, time.Hour)

@@ -133,6 +133,8 @@ type serverOptions struct {
 	strict          bool
 	limits          auth.Limits
 	hasher          auth.PasswordHasher // defaults to a cheap Argon2id
+	store           auth.IdentityStore  // defaults to PostgreSQL
+	maxInFlight     int
 	trustedProxies  []*net.IPNet
 	corsOrigins     []string
 	trustedOrigins  []string
@@ -184,8 +186,12 @@ func newServer(t *testing.T, o serverOptions) *testServer {
 		now = time.Now
 	}
 	index := valkey.NewSessionIndex(o.valkey, testPrefix, 2*time.Second)
+	store := o.store
+	if store == nil {
+		store = postgres.NewIdentityStore(testDB)
+	}
 	identities := auth.NewService(auth.Deps{
-		Store: postgres.NewIdentityStore(testDB), Hasher: hasher, Sessions: index, Audit: postgres.NewAuditLog(testDB),
+		Store: store, Hasher: hasher, Profiles: valkey.NewProfileCache(o.valkey, testPrefix, time.Minute, 2*time.Second), Sessions: index, Audit: postgres.NewAuditLog(testDB),
 		Tokens: testTokens, Limiter: valkey.NewWindow(o.valkey, o.prefix, 2*time.Second),
 		Lockouts: valkey.NewLockout(o.valkey, o.prefix, 2*time.Second), Limits: o.limits, StrictRegistration: o.strict,
 		Mail: auth.MailSettings{PublicURL: "https://app.example.test", Product: "authd", RecoveryTTL: time.Hour,
@@ -193,16 +199,16 @@ func newServer(t *testing.T, o serverOptions) *testServer {
 			RequireVerified: o.requireVerified},
 		Policy: auth.PasswordPolicy{MinLength: 8, Blocklist: &blocklist.Common{}}, PrivilegedWindow: 15 * time.Minute, Now: now, Log: log,
 	})
-	store := valkey.NewSessionStore(o.valkey, testPrefix, 2*time.Second)
-	sessions := session.NewManager(store, index,
+	sessionStore := valkey.NewSessionStore(o.valkey, testPrefix, 2*time.Second)
+	sessions := session.NewManager(sessionStore, index,
 		session.Cookie{Name: o.cookieName, Secure: o.secure, Lifetime: 24 * time.Hour}, time.Minute, now, log)
 	cfg := httpapi.Config{BodyLimit: 64 << 10, ReadyTimeout: time.Second, OpenAPI: api.OpenAPI,
-		TrustedProxies: o.trustedProxies, CORSOrigins: o.corsOrigins, TrustedOrigins: o.trustedOrigins}
+		TrustedProxies: o.trustedProxies, CORSOrigins: o.corsOrigins, TrustedOrigins: o.trustedOrigins, MaxInFlight: o.maxInFlight}
 	e, err := httpapi.New(identities, sessions, o.checks, cfg, prometheus.NewRegistry(), log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: httptest.NewServer(e), t: t, contract: newContract(t), store: store, cookie: o.cookieName, logs: logs}
+	ts := &testServer{Server: httptest.NewServer(e), t: t, contract: newContract(t), store: sessionStore, cookie: o.cookieName, logs: logs}
 	t.Cleanup(ts.Close)
 	return ts
 }

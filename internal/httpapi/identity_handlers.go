@@ -89,11 +89,11 @@ func (s *Server) me(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	identity, err := s.identities.CurrentUser(ctx, id)
+	profile, err := s.identities.CurrentProfile(ctx, id)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, identity.Profile())
+	return c.JSON(http.StatusOK, profile)
 }
 
 // identityOf is the identity of the request's session, or 401.

@@ -22,7 +22,7 @@ type Identities interface {
 	Register(ctx context.Context, cmd auth.Register) (auth.Registered, error)
 	Login(ctx context.Context, cmd auth.Login) (auth.Identity, error)
 	Logout(ctx context.Context, id uuid.UUID, c auth.Client)
-	CurrentUser(ctx context.Context, id uuid.UUID) (auth.Identity, error)
+	CurrentProfile(ctx context.Context, id uuid.UUID) (auth.Profile, error)
 	ChangePassword(ctx context.Context, cmd auth.ChangePassword) (auth.Identity, error)
 	UpdateProfile(ctx context.Context, cmd auth.UpdateProfile) (auth.Identity, error)
 	Sessions(ctx context.Context, id uuid.UUID) ([]auth.Session, error)
@@ -67,6 +67,8 @@ type Config struct {
 	// TrustedOrigins pass the CSRF check without CORS (e.g. an SPA dev
 	// server on another port of the same site).
 	TrustedOrigins []string
+	// MaxInFlight caps concurrent API requests; more are shed with 503.
+	MaxInFlight int
 }
 
 // Server holds the collaborators of the handlers.
@@ -97,6 +99,9 @@ func New(identities Identities, sessions Sessions, checks map[string]Check, cfg 
 	}
 	e.Pre(s.requestID)
 	e.Use(s.accessLog, s.recoverPanic, securityHeaders)
+	if cfg.MaxInFlight > 0 {
+		e.Use(limitInFlight(cfg.MaxInFlight))
+	}
 	if len(cfg.CORSOrigins) > 0 {
 		e.Use(cors(cfg.CORSOrigins))
 	}
