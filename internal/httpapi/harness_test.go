@@ -143,14 +143,14 @@ type serverOptions struct {
 // testServer is authd's HTTP API over the real PostgreSQL and Valkey.
 type testServer struct {
 	*httptest.Server
-	t        *testing.T
+	t        testing.TB
 	contract *contract
 	store    *valkey.SessionStore
 	cookie   string
 	logs     *bytes.Buffer
 }
 
-func newServer(t *testing.T, o serverOptions) *testServer {
+func newServer(t testing.TB, o serverOptions) *testServer {
 	t.Helper()
 	if o.valkey == nil {
 		o.valkey = testValkey
