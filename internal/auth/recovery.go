@@ -21,26 +21,11 @@ type RequestRecovery struct {
 // The caller answers 202 in every case: whether the address exists, or was
 // over its mail limit, is never revealed.
 func (s *Service) RequestRecovery(ctx context.Context, cmd RequestRecovery) error {
-	email, err := ParseEmail(cmd.Email)
-	if err != nil {
-		return Invalid(err.(*RuleError).Field("email"))
-	}
-	if err := s.allowPerIP(ctx, "mail", cmd.Client.IP, s.limits.MailRequestsIP); err != nil {
+	identity, ok, err := s.mailRecipient(ctx, cmd.Email, cmd.Client)
+	if err != nil || !ok {
 		return err
 	}
-	if !s.mailAllowed(ctx, email) {
-		return nil
-	}
-	identity, err := s.store.IdentityByEmail(ctx, email)
-	if ErrorKind(err) == KindNotFound {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if identity.State != StateActive {
-		return nil
-	}
+	email := identity.Email
 	token, hash, err := newToken()
 	if err != nil {
 		return Internal("recovery token", err)
@@ -117,6 +102,32 @@ func (s *Service) notifyPasswordChanged(ctx context.Context, identity Identity) 
 	if err != nil {
 		s.log.ErrorContext(ctx, "password change notice not queued", "identity_id", identity.ID, "error", err)
 	}
+}
+
+// mailRecipient finds the active identity a requested mail would go to.
+// ok is false, with no error, when no mail should go out: the address has
+// no account or is over its mail limit. The caller's reply is the same
+// either way. Only a malformed address, the per-IP limit and a failing
+// dependency are errors.
+func (s *Service) mailRecipient(ctx context.Context, rawEmail string, c Client) (Identity, bool, error) {
+	email, err := ParseEmail(rawEmail)
+	if err != nil {
+		return Identity{}, false, Invalid(err.(*RuleError).Field("email"))
+	}
+	if err := s.allowPerIP(ctx, "mail", c.IP, s.limits.MailRequestsIP); err != nil {
+		return Identity{}, false, err
+	}
+	if !s.mailAllowed(ctx, email) {
+		return Identity{}, false, nil
+	}
+	identity, err := s.store.IdentityByEmail(ctx, email)
+	if ErrorKind(err) == KindNotFound {
+		return Identity{}, false, nil
+	}
+	if err != nil {
+		return Identity{}, false, err
+	}
+	return identity, identity.State == StateActive, nil
 }
 
 // mailAllowed applies the per-address mail limit. Over the limit, or when

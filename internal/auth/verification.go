@@ -40,25 +40,9 @@ type ResendVerification struct {
 // ResendVerification mails a new verification link to an unverified
 // address that has an account; the reply is the same for every address.
 func (s *Service) ResendVerification(ctx context.Context, cmd ResendVerification) error {
-	email, err := ParseEmail(cmd.Email)
-	if err != nil {
-		return Invalid(err.(*RuleError).Field("email"))
-	}
-	if err := s.allowPerIP(ctx, "mail", cmd.Client.IP, s.limits.MailRequestsIP); err != nil {
+	identity, ok, err := s.mailRecipient(ctx, cmd.Email, cmd.Client)
+	if err != nil || !ok || identity.EmailVerifiedAt != nil {
 		return err
-	}
-	if !s.mailAllowed(ctx, email) {
-		return nil
-	}
-	identity, err := s.store.IdentityByEmail(ctx, email)
-	if ErrorKind(err) == KindNotFound {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if identity.EmailVerifiedAt != nil || identity.State != StateActive {
-		return nil
 	}
 	return s.sendVerification(ctx, identity)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -180,5 +179,5 @@ func (s *TokenStore) inTx(ctx context.Context, op string, fn func(pgx.Tx) error)
 	if errors.As(err, &de) {
 		return err
 	}
-	return classify(op, fmt.Errorf("%w", err))
+	return classify(op, err)
 }
