@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,10 @@ import (
 	"github.com/authd/authd/internal/valkey"
 	"github.com/authd/authd/migrations"
 )
+
+// usableCPUs is the Go runtime's own count (container limits included),
+// read before serve raises GOMAXPROCS.
+var usableCPUs = runtime.GOMAXPROCS(0)
 
 // startupTimeout bounds connecting to the dependencies at start, so a
 // missing database stops the process with a clear error instead of a hang.
@@ -72,7 +77,18 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Every hash waits for a slot in a pool sized to the CPUs, or is refused
 	// with 503 at once when the wait would pass the budget.
-	hasher := hashpool.New(argon, hashpool.Config{Size: cfg.HashPoolSize, WaitBudget: cfg.HashWaitBudget, MaxQueue: cfg.HashMaxQueue}, reg)
+	poolSize := cfg.HashPoolSize
+	if poolSize == 0 {
+		poolSize = usableCPUs
+	}
+	if getenv("GOMAXPROCS") == "" {
+		// One spare Go processor per hashing thread: a CPU-bound hash then
+		// never holds the processor a cheap request needs, and the kernel
+		// (with HASH_NICE) decides who gets the cores.
+		runtime.GOMAXPROCS(usableCPUs + poolSize)
+	}
+	hasher := hashpool.New(argon, hashpool.Config{Size: poolSize, WaitBudget: cfg.HashWaitBudget,
+		MaxQueue: cfg.HashMaxQueue, Nice: cfg.HashNice}, reg)
 	// The dummy hash for unknown e-mails, made now rather than by the
 	// first login, which would otherwise wait behind a busy pool for it.
 	hasher.DummyHash()

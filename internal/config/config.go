@@ -81,6 +81,7 @@ type Config struct {
 	HashPoolSize    int
 	HashWaitBudget  time.Duration
 	HashMaxQueue    int
+	HashNice        int
 
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -323,13 +324,15 @@ func settings() []setting {
 			parse: func(c *Config, v string) (err error) { c.MaxConnections, err = parseInt(v, 1, 1000000); return }},
 		{name: "HASH_POOL_SIZE", def: fixed("0"), help: "Concurrent Argon2id hashes (memory: size × ARGON2_MEMORY_KIB); 0 means one per usable CPU.",
 			parse: func(c *Config, v string) (err error) { c.HashPoolSize, err = parseInt(v, 0, 1024); return }},
-		{name: "HASH_WAIT_BUDGET", def: fixed("1s"), help: "When the predicted wait for a hash passes this, register/login/password answer 503 with Retry-After at once.",
+		{name: "HASH_WAIT_BUDGET", def: fixed("200ms"), help: "When the predicted wait for a hash passes this, register/login/password answer 503 with Retry-After at once.",
 			parse: func(c *Config, v string) (err error) {
 				c.HashWaitBudget, err = parseDuration(v, time.Millisecond, time.Minute)
 				return
 			}},
 		{name: "HASH_MAX_QUEUE", def: fixed("0"), help: "Most requests waiting for a hash whatever the prediction; 0 means 64 per pool slot.",
 			parse: func(c *Config, v string) (err error) { c.HashMaxQueue, err = parseInt(v, 0, 1000000); return }},
+		{name: "HASH_NICE", def: fixed("10"), help: "Scheduling niceness of the hashing threads (0-19, Linux): cheap requests run ahead of Argon2 on busy CPUs.",
+			parse: func(c *Config, v string) (err error) { c.HashNice, err = parseInt(v, 0, 19); return }},
 		{name: "HTTP_READ_HEADER_TIMEOUT", def: fixed("5s"), help: "Time a client has to send the request headers.",
 			parse: func(c *Config, v string) (err error) {
 				c.ReadHeaderTimeout, err = parseDuration(v, time.Millisecond, time.Hour)

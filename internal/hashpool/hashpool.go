@@ -61,6 +61,12 @@ type Config struct {
 	// MaxQueue caps the number of waiting callers whatever the prediction
 	// says (default Size*64).
 	MaxQueue int
+	// Nice is the scheduling niceness of the threads that hash (0..19;
+	// Linux only, best effort). With spare Go processors (see cmd/authd),
+	// a positive value lets the kernel run cheap requests, PostgreSQL and
+	// Valkey ahead of Argon2 when the CPUs are busy, while an idle machine
+	// still gives hashing every core.
+	Nice int
 }
 
 func (c Config) withDefaults() Config {
@@ -114,6 +120,10 @@ type Pool struct {
 	dummyOnce sync.Once
 	dummy     string
 
+	// work carries jobs to the Size hashing goroutines, each on a thread
+	// of its own so that its niceness applies to hashing alone.
+	work chan func()
+
 	// now is the clock; tests replace it to make durations deterministic.
 	now func() time.Time
 }
@@ -129,6 +139,7 @@ func New(inner Inner, cfg Config, reg prometheus.Registerer) *Pool {
 		budget:   cfg.WaitBudget,
 		maxQueue: cfg.MaxQueue,
 		slots:    make(chan struct{}, cfg.Size),
+		work:     make(chan func()),
 		now:      time.Now,
 		waitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "authd_hash_wait_seconds",
@@ -142,6 +153,9 @@ func New(inner Inner, cfg Config, reg prometheus.Registerer) *Pool {
 			// Argon2id with the default parameters takes tens of ms.
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}),
+	}
+	for range cfg.Size {
+		go hashWorker(p.work, cfg.Nice)
 	}
 	if reg != nil {
 		// The gauges and the counter read the pool's own state at scrape
@@ -180,7 +194,8 @@ func (p *Pool) Hash(ctx context.Context, password string) (encoded string, err e
 	// Deferred so that a panicking hasher cannot leak its slot and shrink
 	// the pool for good.
 	defer p.release(start, &err)
-	return p.inner.Hash(ctx, password)
+	p.run(func() { encoded, err = p.inner.Hash(ctx, password) })
+	return encoded, err
 }
 
 // Verify checks password against encoded in a pool slot, or returns an
@@ -193,7 +208,8 @@ func (p *Pool) Verify(ctx context.Context, password, encoded string) (match, reh
 		return false, false, err
 	}
 	defer p.release(start, &err)
-	return p.inner.Verify(ctx, password, encoded)
+	p.run(func() { match, rehash, err = p.inner.Verify(ctx, password, encoded) })
+	return match, rehash, err
 }
 
 // DummyHash returns the inner hasher's dummy hash, computing it in a pool
@@ -205,9 +221,34 @@ func (p *Pool) DummyHash() string {
 		start, _ := p.acquire(context.Background(), false)
 		var err error
 		defer p.release(start, &err)
-		p.dummy = p.inner.DummyHash()
+		p.run(func() { p.dummy = p.inner.DummyHash() })
 	})
 	return p.dummy
+}
+
+// run does f on a hashing thread and waits for it. The caller holds a
+// slot, so a worker is free or about to be. A panic in f is re-raised in
+// the caller, where the deferred release frees the slot.
+func (p *Pool) run(f func()) {
+	done := make(chan any, 1)
+	p.work <- func() {
+		defer func() { done <- recover() }()
+		f()
+	}
+	if r := <-done; r != nil {
+		panic(r)
+	}
+}
+
+// hashWorker runs jobs for the pool's whole life on one locked thread.
+func hashWorker(work <-chan func(), nice int) {
+	runtime.LockOSThread()
+	if nice > 0 {
+		setThreadNice(nice)
+	}
+	for f := range work {
+		f()
+	}
 }
 
 // Stats returns a snapshot of the pool's state.
