@@ -11,7 +11,7 @@ RUN_ENV ?= DEV_MODE=true AUTO_MIGRATE=true \
 	VALKEY_URL=$${VALKEY_URL:-redis://127.0.0.1:6379/0} \
 	PUBLIC_URL=$${PUBLIC_URL:-http://localhost:8080}
 
-.PHONY: run test build migrate lint services fuzz clean
+.PHONY: run test build migrate lint services fuzz clean bench
 
 ## run: start PostgreSQL, Valkey and a Mailpit inbox if needed, then authd in dev mode on :8080
 run: build
@@ -43,6 +43,11 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzValueObjects -fuzztime=$(FUZZTIME) ./internal/auth
 	$(GO) test -run=NONE -fuzz=FuzzDecodeBody -fuzztime=$(FUZZTIME) ./internal/httpapi
 	$(GO) test -run=NONE -fuzz=FuzzParsePHC -fuzztime=$(FUZZTIME) ./internal/argon2id
+
+## bench: build authd, run it on the local services and write BENCHMARKS.md (about 7 minutes)
+bench:
+	@scripts/services.sh
+	$(GO) run ./cmd/authd-bench -out BENCHMARKS.md
 
 services:
 	@scripts/services.sh
