@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -82,10 +83,18 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		poolSize = usableCPUs
 	}
 	if getenv("GOMAXPROCS") == "" {
-		// One spare Go processor per hashing thread: a CPU-bound hash then
-		// never holds the processor a cheap request needs, and the kernel
-		// (with HASH_NICE) decides who gets the cores.
+		// One spare Go processor per hash slot: a CPU-bound hash then never
+		// holds the processor a cheap request needs, and the kernel (with
+		// HASH_NICE) shares the cores (GOMAXPROCS=CPUs made /auth/me wait
+		// 235 ms at p99 behind hashes in make bench).
 		runtime.GOMAXPROCS(usableCPUs + poolSize)
+	}
+	if getenv("GOGC") == "" {
+		// Each hash leaves its Argon2 memory (19 MiB) as garbage; at the
+		// default GOGC that is ~20 collections a second under login load,
+		// which made the /auth/me tail. The live heap is small, so a
+		// larger target costs little memory (RSS stays far below 512 MiB).
+		debug.SetGCPercent(400)
 	}
 	hasher := hashpool.New(argon, hashpool.Config{Size: poolSize, WaitBudget: cfg.HashWaitBudget,
 		MaxQueue: cfg.HashMaxQueue, Nice: cfg.HashNice}, reg)

@@ -324,7 +324,7 @@ func settings() []setting {
 			parse: func(c *Config, v string) (err error) { c.MaxConnections, err = parseInt(v, 1, 1000000); return }},
 		{name: "HASH_POOL_SIZE", def: fixed("0"), help: "Concurrent Argon2id hashes (memory: size × ARGON2_MEMORY_KIB); 0 means one per usable CPU.",
 			parse: func(c *Config, v string) (err error) { c.HashPoolSize, err = parseInt(v, 0, 1024); return }},
-		{name: "HASH_WAIT_BUDGET", def: fixed("200ms"), help: "When the predicted wait for a hash passes this, register/login/password answer 503 with Retry-After at once.",
+		{name: "HASH_WAIT_BUDGET", def: fixed("150ms"), help: "When the predicted wait for a hash passes this, register/login/password answer 503 with Retry-After at once.",
 			parse: func(c *Config, v string) (err error) {
 				c.HashWaitBudget, err = parseDuration(v, time.Millisecond, time.Minute)
 				return
