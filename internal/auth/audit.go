@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -46,7 +45,7 @@ type AuditLog interface {
 // audit row must not turn a successful login into an error.
 func (s *Service) audit(ctx context.Context, t EventType, identityID *uuid.UUID, c Client) {
 	err := s.auditLog.Record(ctx, Event{
-		Type: t, IdentityID: identityID, IP: c.IP, UserAgent: truncateUTF8(c.UserAgent, 512),
+		Type: t, IdentityID: identityID, IP: c.IP, UserAgent: c.UserAgent,
 		RequestID: c.RequestID, CreatedAt: s.now().UTC(),
 	})
 	if err != nil {
@@ -60,11 +59,3 @@ func (s *Service) Activity(ctx context.Context, identityID uuid.UUID) ([]Event, 
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// truncateUTF8 cuts s to at most n bytes without splitting a character.
-func truncateUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
-}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -405,4 +406,14 @@ func TestProfile(t *testing.T) {
 func (s *Service) registerT(ctx context.Context, cmd Register) (Identity, error) {
 	r, err := s.Register(ctx, cmd)
 	return r.Identity, err
+}
+
+func TestNewClientBoundsUserAgent(t *testing.T) {
+	c := NewClient("192.0.2.1", strings.Repeat("é", 400), "r1")
+	if len(c.UserAgent) > 512 || !utf8.ValidString(c.UserAgent) {
+		t.Errorf("UserAgent has %d bytes, valid UTF-8 = %v", len(c.UserAgent), utf8.ValidString(c.UserAgent))
+	}
+	if short := NewClient("", "curl/8", ""); short.UserAgent != "curl/8" {
+		t.Errorf("UserAgent = %q", short.UserAgent)
+	}
 }

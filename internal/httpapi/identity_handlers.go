@@ -106,5 +106,5 @@ func (s *Server) identityOf(c echo.Context) (uuid.UUID, error) {
 }
 
 func clientOf(c echo.Context) auth.Client {
-	return auth.Client{IP: c.RealIP(), UserAgent: c.Request().UserAgent(), RequestID: logging.RequestID(c.Request().Context())}
+	return auth.NewClient(c.RealIP(), c.Request().UserAgent(), logging.RequestID(c.Request().Context()))
 }

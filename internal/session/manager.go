@@ -10,7 +10,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -37,7 +36,6 @@ type Cookie struct {
 const (
 	keyIdentity = "identity_id"
 	keyAuthTime = "auth_time"
-	maxUAlength = 512
 )
 
 // Manager starts, reads and ends sessions.
@@ -168,7 +166,7 @@ func (m *Manager) Start(ctx context.Context, identityID uuid.UUID, client auth.C
 		LastSeenAt:  now,
 		ExpiresAt:   expiry.UTC(),
 		IP:          client.IP,
-		UserAgent:   truncate(client.UserAgent, maxUAlength),
+		UserAgent:   client.UserAgent,
 	}
 	if err := m.index.Add(ctx, identityID.String(), rec); err != nil {
 		return auth.Unavailable("session: index", err)
@@ -225,12 +223,4 @@ func state(ctx context.Context) *requestState {
 		panic(errors.New("session: context was not loaded by Manager.Load"))
 	}
 	return st
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	// Cutting may split a character; drop the broken tail.
-	return strings.ToValidUTF8(s[:n], "")
 }
