@@ -44,7 +44,7 @@ func sampleData(name string) map[string]any {
 	case "recovery":
 		return map[string]any{"Product": "authd", "Link": "https://app.example.test/recovery?token=" + testToken, "Expiry": "1 hour", "Email": email}
 	case "verification":
-		return map[string]any{"Product": "authd", "Link": "https://app.example.test/verify?token=" + testToken, "Code": "428613", "Expiry": "24 hours", "Email": email}
+		return map[string]any{"Product": "authd", "Link": "https://app.example.test/verify?token=" + testToken, "Code": "428613", "Expiry": "24 hours", "CodeExpiry": "15 minutes", "Email": email}
 	case "password_changed":
 		return map[string]any{"Product": "authd", "Email": email, "When": "2 January 2026 15:04 UTC"}
 	case "account_exists":
@@ -86,7 +86,7 @@ func TestRender(t *testing.T) {
 		contains []string // in the text body
 	}{
 		{"recovery", []string{"authd", "https://app.example.test/recovery?token=" + testToken, "1 hour"}},
-		{"verification", []string{"authd", "https://app.example.test/verify?token=" + testToken, "428613", "24 hours"}},
+		{"verification", []string{"authd", "https://app.example.test/verify?token=" + testToken, "428613", "link expires in 24 hours", "code expires in 15 minutes"}},
 		{"password_changed", []string{"authd", "2 January 2026 15:04 UTC"}},
 		{"account_exists", []string{"authd", "https://app.example.test/login"}},
 	}
