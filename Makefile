@@ -18,10 +18,12 @@ run: build
 	@scripts/services.sh --database $(DB_NAME) --mail
 	$(RUN_ENV) ./$(BIN) serve
 
-## test: start what the tests need, then run every test (unit, integration, fuzz seed corpora)
+## test: start what the tests need, then run every test (unit, integration, fuzz seed corpora) and print the total coverage
 test:
 	@scripts/services.sh --install-mailpit
-	$(GO) test -count=1 -race -timeout 10m $(PKGS)
+	@mkdir -p bin
+	$(GO) test -count=1 -race -timeout 12m -coverprofile=bin/cover.out $(PKGS)
+	@$(GO) tool cover -func=bin/cover.out | tail -n 1
 
 ## build: compile the authd binary into bin/
 build:
@@ -32,10 +34,21 @@ migrate: build
 	@scripts/services.sh --database $(DB_NAME)
 	$(RUN_ENV) ./$(BIN) migrate up
 
-## lint: gofmt and go vet must be clean
+# Pinned linters, installed into GOPATH/bin when missing.
+STATICCHECK_VERSION ?= 2026.2.2
+DEADCODE_VERSION    ?= v0.52.0
+GOBIN := $(shell $(GO) env GOPATH)/bin
+
+## lint: gofmt, go vet, staticcheck, deadcode, go.mod tidy and the import rules of the layers
 lint:
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	$(GOBIN)/staticcheck $(PKGS)
+	@test -x $(GOBIN)/deadcode || $(GO) install golang.org/x/tools/cmd/deadcode@$(DEADCODE_VERSION)
+	@out=$$($(GOBIN)/deadcode -test $(PKGS)); if [ -n "$$out" ]; then echo "dead code:"; echo "$$out"; exit 1; fi
+	$(GO) mod tidy -diff
+	$(GO) test -count=1 ./internal/layering
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s)
 FUZZTIME ?= 30s
@@ -43,11 +56,12 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzValueObjects -fuzztime=$(FUZZTIME) ./internal/auth
 	$(GO) test -run=NONE -fuzz=FuzzDecodeBody -fuzztime=$(FUZZTIME) ./internal/httpapi
 	$(GO) test -run=NONE -fuzz=FuzzParsePHC -fuzztime=$(FUZZTIME) ./internal/argon2id
+	$(GO) test -run=NONE -fuzz=FuzzVerify -fuzztime=$(FUZZTIME) ./internal/argon2id
 
 ## bench: build authd, run it on the local services and write BENCHMARKS.md (about 7 minutes)
 bench:
 	@scripts/services.sh
-	$(GO) run ./cmd/authd-bench -out BENCHMARKS.md
+	$(GO) run ./devtools/cmd/bench -out BENCHMARKS.md
 
 services:
 	@scripts/services.sh

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -41,6 +42,32 @@ func mailpitBinary(t *testing.T) string {
 	return ""
 }
 
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// authdBinary builds the authd binary once per test run.
+func authdBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "authd-test-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "authd")
+		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
 // process is a child process stopped (SIGTERM) at cleanup.
 type process struct {
 	cmd *exec.Cmd
@@ -62,7 +89,7 @@ func spawn(t *testing.T, env []string, name string, args ...string) *process {
 // terminate sends SIGTERM and expects a clean exit, as an orchestrator does.
 func (p *process) terminate(t *testing.T) {
 	if p.cmd.ProcessState != nil {
-		return
+		return // already reaped (a test killed it on purpose)
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
@@ -96,10 +123,7 @@ func waitHTTP(t *testing.T, url string, p *process) {
 // the mailed link, log in with the new password.
 func TestEndToEndWithMailpit(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "authd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := authdBinary(t)
 	smtpAddr, uiAddr, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	mailpit := spawn(t, nil, mailpitBinary(t), "--smtp", smtpAddr, "--listen", uiAddr, "--disable-version-check", "-q",
 		"--database", filepath.Join(dir, "mailpit.db"))

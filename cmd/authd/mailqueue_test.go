@@ -2,53 +2,104 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/authd/authd/internal/testenv"
 )
 
-// TestMailSurvivesAProcessThatDiesBeforeSending queues mail on an instance
-// that never sends (it stops right after the commit, as a killed process
-// would), then starts another: the mail goes out from the new instance.
-func TestMailSurvivesAProcessThatDiesBeforeSending(t *testing.T) {
+// TestMailSurvivesAProcessThatIsKilledBeforeSending: an authd process that
+// only queues (MAIL_WORKERS=0, so it can never send) commits a recovery
+// token and its mails and is SIGKILLed, with no chance to clean up. The
+// next instance delivers each of those mails exactly once.
+func TestMailSurvivesAProcessThatIsKilledBeforeSending(t *testing.T) {
+	dbURL, drop, err := testenv.CreateDatabase(testenv.RandomName("authd_test_crash_"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drop()
 	sink, err := testenv.StartSMTPSink()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	smtpEnv := []string{"SMTP_HOST", sink.Host(), "SMTP_PORT", strconv.Itoa(sink.Port()), "MAIL_RETRY_BASE", "100ms"}
+	settings := envMap("DATABASE_URL", dbURL, "VALKEY_KEY_PREFIX", testPrefix+"crash:",
+		"SMTP_HOST", sink.Host(), "SMTP_PORT", strconv.Itoa(sink.Port()), "MAIL_RETRY_BASE", "100ms")
 
 	addr := freeAddr(t)
-	queueOnly := start(t, env(append([]string{"HTTP_ADDR", addr, "PUBLIC_URL", "http://" + addr, "MAIL_WORKERS", "0"}, smtpEnv...)...), addr)
+	var environ []string
+	for k, v := range settings {
+		environ = append(environ, k+"="+v)
+	}
+	doomed := spawn(t, append(environ, "HTTP_ADDR="+addr, "PUBLIC_URL=http://"+addr, "MAIL_WORKERS=0"), authdBinary(t), "serve")
+	waitHTTP(t, "http://"+addr+"/health", doomed)
 	email := strings.ToLower(testenv.RandomName("killed")) + "@example.com"
-	body := `{"identifier":"` + email + `","password":"correct horse battery"}`
-	resp, err := http.Post("http://"+addr+"/api/v1/auth/register", "application/json", bytes.NewBufferString(body))
-	if err != nil {
+	mustPost(t, "http://"+addr+"/api/v1/auth/register", `{"identifier":"`+email+`","password":"correct horse battery"}`, http.StatusCreated)
+	mustPost(t, "http://"+addr+"/api/v1/auth/recovery", `{"email":"`+email+`"}`, http.StatusAccepted)
+	if err := doomed.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	resp, err = http.Post("http://"+addr+"/api/v1/auth/recovery", "application/json", bytes.NewBufferString(`{"email":"`+email+`"}`))
-	if err != nil {
-		t.Fatal(err)
+	_ = doomed.cmd.Wait()
+	if ws, ok := doomed.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("the first instance was not killed: %v", doomed.cmd.ProcessState)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("recovery: %d", resp.StatusCode)
-	}
-	queueOnly.stop(t)
-	if n := sink.Count(email); n != 0 {
-		t.Fatalf("%d mails sent by an instance without workers", n)
+	if n := pendingMails(t, dbURL); n != 2 {
+		t.Fatalf("%d mails queued by the killed instance, want 2 (verification and recovery)", n)
 	}
 
 	addr2 := freeAddr(t)
-	start(t, env(append([]string{"HTTP_ADDR", addr2, "PUBLIC_URL", "http://" + addr2}, smtpEnv...)...), addr2)
+	settings["HTTP_ADDR"], settings["PUBLIC_URL"] = addr2, "http://"+addr2
+	start(t, func(k string) string { return settings[k] }, addr2)
 	for _, subject := range []string{"Verify", "Reset"} {
-		if _, err := sink.WaitFor(email, subject, 15*time.Second); err != nil {
-			t.Errorf("after restart: %v", err)
+		if _, err := sink.WaitFor(email, subject, 30*time.Second); err != nil {
+			t.Errorf("after the crash: %v", err)
 		}
+	}
+	// Every job is finished: none can send again. Then exactly one of each.
+	deadline := time.Now().Add(30 * time.Second)
+	for pendingMails(t, dbURL) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := pendingMails(t, dbURL); n > 0 {
+		t.Fatalf("%d mail jobs still unfinished", n)
+	}
+	if n := sink.Count(email); n != 2 {
+		t.Errorf("%d mails delivered to %s, want exactly 2", n, email)
+	}
+}
+
+// pendingMails counts mail jobs not yet completed.
+func pendingMails(t *testing.T, dbURL string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'send_mail' AND state <> 'completed'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func mustPost(t *testing.T, url, body string, want int) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", bytes.NewBufferString(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		t.Fatalf("POST %s = %d, want %d", url, resp.StatusCode, want)
 	}
 }

@@ -5,15 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/authd/authd/internal/config"
 	"github.com/authd/authd/internal/testenv"
 	"github.com/authd/authd/internal/valkey"
 )
@@ -21,6 +25,10 @@ import (
 var (
 	testDBURL  string
 	testPrefix string
+	// testSink receives every mail of the instances these tests start, so
+	// that none goes to whatever listens on the default SMTP port (a
+	// developer's own inbox).
+	testSink *testenv.SMTPSink
 )
 
 func TestMain(m *testing.M) {
@@ -31,7 +39,17 @@ func TestMain(m *testing.M) {
 	}
 	testDBURL = url
 	testPrefix = testenv.RandomName("authd-test-cmd-") + ":"
+	testSink, err = testenv.StartSMTPSink()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		drop()
+		os.Exit(1)
+	}
 	code := m.Run()
+	testSink.Close()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
 	if vc, err := valkey.Open(context.Background(), testenv.ValkeyURL(), valkey.Options{}); err == nil {
 		if err := testenv.DeleteKeys(vc, testPrefix); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -43,9 +61,16 @@ func TestMain(m *testing.M) {
 }
 
 // env is a test environment for run(): the test database and key prefix,
-// cheap Argon2 parameters, and whatever the test adds.
+// the test's SMTP sink, cheap Argon2 parameters, and whatever the test adds.
 func env(extra ...string) func(string) string {
+	m := envMap(extra...)
+	return func(k string) string { return m[k] }
+}
+
+func envMap(extra ...string) map[string]string {
 	m := map[string]string{
+		"SMTP_HOST":         testSink.Host(),
+		"SMTP_PORT":         strconv.Itoa(testSink.Port()),
 		"DEV_MODE":          "true",
 		"DATABASE_URL":      testDBURL,
 		"VALKEY_URL":        testenv.ValkeyURL(),
@@ -57,8 +82,12 @@ func env(extra ...string) func(string) string {
 	for i := 0; i+1 < len(extra); i += 2 {
 		m[extra[i]] = extra[i+1]
 	}
-	return func(k string) string { return m[k] }
+	return m
 }
+
+// noTune is the process tuning of a test: none, since a test must not
+// re-tune the test binary's runtime.
+func noTune(*config.Config) {}
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -82,7 +111,7 @@ func start(t *testing.T, getenv func(string) string, addr string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	in := &instance{addr: addr, cancel: cancel, done: make(chan error, 1), out: &syncBuffer{}}
-	go func() { in.done <- run(ctx, []string{"serve"}, getenv, in.out, in.out) }()
+	go func() { in.done <- run(ctx, []string{"serve"}, getenv, in.out, in.out, noTune) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/health")
@@ -192,7 +221,8 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	for range statuses {
 		<-started
 	}
-	time.Sleep(30 * time.Millisecond) // let the requests reach the server
+	// Shut down only once the server is hashing, so requests are in flight.
+	waitMetric(t, "http://"+addr+"/metrics", "authd_hash_in_flight", func(v float64) bool { return v >= 1 })
 	in.stop(t)
 	wg.Wait()
 	answered := 0
@@ -207,6 +237,28 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	if answered == 0 {
 		t.Error("no request was in flight when shutdown began; the test proved nothing")
 	}
+}
+
+// waitMetric polls a Prometheus text endpoint until the unlabelled sample
+// name satisfies ok, or fails the test after a deadline.
+func waitMetric(t *testing.T, url, name string, ok func(float64) bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, line := range strings.Split(string(body), "\n") {
+				if v, found := strings.CutPrefix(line, name+" "); found {
+					if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && ok(f) {
+						return
+					}
+				}
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s at %s never reached the awaited value", name, url)
 }
 
 func TestMigrateCommands(t *testing.T) {
@@ -231,7 +283,7 @@ func TestMigrateCommands(t *testing.T) {
 	}
 	for _, s := range steps {
 		var out, errOut bytes.Buffer
-		if err := run(ctx, s.args, getenv, &out, &errOut); err != nil {
+		if err := run(ctx, s.args, getenv, &out, &errOut, noTune); err != nil {
 			t.Fatalf("authd %v: %v\n%s", s.args, err, errOut.String())
 		}
 		if !strings.Contains(out.String(), s.want) {
@@ -252,7 +304,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{[]string{"DATABASE_URL", "mysql://user:hunter2@db/x"}, "DATABASE_URL"},
 	}
 	for _, tt := range tests {
-		err := run(context.Background(), []string{"serve"}, env(tt.env...), &bytes.Buffer{}, &bytes.Buffer{})
+		err := run(context.Background(), []string{"serve"}, env(tt.env...), &bytes.Buffer{}, &bytes.Buffer{}, noTune)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "hunter2") || strings.Count(err.Error(), "\n") > 0 {
 			t.Errorf("env %v: err = %v, want one line naming %s (and no secrets)", tt.env, err, tt.want)
 		}
@@ -261,7 +313,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 
 func TestHelpListsSettings(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"--help"}, env(), &out, &out); err != nil {
+	if err := run(context.Background(), []string{"--help"}, env(), &out, &out, noTune); err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range []string{"DATABASE_URL", "VALKEY_URL", "HTTP_ADDR", "PUBLIC_URL", "COOKIE_SECURE", "SESSION_LIFETIME", "ARGON2_MEMORY_KIB", "AUTO_MIGRATE", "default: :8080"} {
@@ -269,7 +321,7 @@ func TestHelpListsSettings(t *testing.T) {
 			t.Errorf("--help does not mention %s", v)
 		}
 	}
-	if err := run(context.Background(), []string{"bogus"}, env(), &out, &out); err == nil {
+	if err := run(context.Background(), []string{"bogus"}, env(), &out, &out, noTune); err == nil {
 		t.Error("an unknown command did not fail")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/authd/authd/internal/config"
 	"github.com/authd/authd/internal/postgres"
@@ -20,7 +21,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, startupTimeout*4)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.PoolOptions{MaxConns: 2, ConnectTimeout: cfg.DependencyTimeout})
 	if err != nil {

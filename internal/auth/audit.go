@@ -57,5 +57,3 @@ func (s *Service) audit(ctx context.Context, t EventType, identityID *uuid.UUID,
 func (s *Service) Activity(ctx context.Context, identityID uuid.UUID) ([]Event, error) {
 	return s.auditLog.Recent(ctx, identityID, 50)
 }
-
-func ptr[T any](v T) *T { return &v }

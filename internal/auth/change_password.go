@@ -10,16 +10,19 @@ import (
 // ChangePassword is the command behind PUT /auth/settings with method
 // "password".
 type ChangePassword struct {
-	IdentityID      uuid.UUID
+	// Session is the caller's: inside the privileged window after it was
+	// authenticated the current password is not asked again; it survives
+	// the change with a new token, and every other session is ended.
+	Session         Session
 	Password        string
 	CurrentPassword string
-	// AuthenticatedAt is when the session last proved the password; inside
-	// the privileged window the current password is not asked again.
-	AuthenticatedAt time.Time
-	// KeepSession is the hashed token of the caller's session, which
-	// survives; every other session of the identity is ended.
-	KeepSession string
-	Client      Client
+	Client          Client
+}
+
+// PasswordChanged is a changed password and the caller's renewed session.
+type PasswordChanged struct {
+	Identity Identity
+	Session  StartedSession
 }
 
 // ErrReauthRequired tells the SPA to ask for the current password (or a
@@ -28,50 +31,58 @@ var ErrReauthRequired = &Error{Kind: KindForbidden, Code: CodeReauthRequired,
 	Message: "Confirm your current password to change it."}
 
 // ChangePassword sets a new password after checking the current one (or a
-// recent login), then ends every other session of the identity.
-func (s *Service) ChangePassword(ctx context.Context, cmd ChangePassword) (Identity, error) {
-	identity, err := s.activeIdentity(ctx, cmd.IdentityID)
+// recent login), ends every other session of the identity and gives the
+// caller's session a new token: a privilege change.
+func (s *Service) ChangePassword(ctx context.Context, cmd ChangePassword) (PasswordChanged, error) {
+	if !cmd.Session.Live() {
+		return PasswordChanged{}, ErrUnauthenticated
+	}
+	identity, err := s.activeIdentity(ctx, cmd.Session.IdentityID)
 	if err != nil {
-		return Identity{}, err
+		return PasswordChanged{}, err
 	}
 	password, err := s.policy.Check(cmd.Password, identity.Email, identity.Username)
 	if err != nil {
-		return Identity{}, Invalid(err.(*RuleError).Field("password"))
+		return PasswordChanged{}, invalidField("password", err)
 	}
 	if cmd.CurrentPassword != "" {
 		// A stolen session must not become a way to guess the password.
 		if err := s.checkLogin(ctx, identity.Email, cmd.Client.IP); err != nil {
-			return Identity{}, err
+			return PasswordChanged{}, err
 		}
 		match, _, err := s.hasher.Verify(ctx, CandidatePassword(cmd.CurrentPassword).Plaintext(), identity.PasswordHash)
 		if err != nil && ErrorKind(err) != KindInternal {
-			return Identity{}, err
+			return PasswordChanged{}, err
 		}
 		if !match {
 			s.loginFailed(ctx, identity.Email, cmd.Client.IP)
-			return Identity{}, Invalid(FieldError{Field: "current_password", Code: "incorrect", Message: "The current password is incorrect."})
+			return PasswordChanged{}, Invalid(FieldError{Field: "current_password", Code: "incorrect", Message: "The current password is incorrect."})
 		}
-	} else if s.now().Sub(cmd.AuthenticatedAt) > s.privilegedWindow {
-		return Identity{}, ErrReauthRequired
+	} else if s.now().Sub(cmd.Session.AuthenticatedAt) > s.privilegedWindow {
+		return PasswordChanged{}, ErrReauthRequired
 	}
 
 	hash, err := s.hasher.Hash(ctx, password.Plaintext())
 	if err != nil {
-		return Identity{}, hashFailure(err)
+		return PasswordChanged{}, hashFailure(err)
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	if err := s.store.UpdatePasswordHash(ctx, identity.ID, hash, now); err != nil {
-		return Identity{}, err
+		return PasswordChanged{}, err
 	}
 	identity.PasswordHash, identity.UpdatedAt = hash, now
-	s.audit(ctx, EventPasswordChanged, &identity.ID, cmd.Client)
-	if _, err := s.sessions.RevokeAll(ctx, identity.ID.String(), cmd.KeepSession); err != nil {
+	s.profileChanged(ctx, identity.ID)
+	if _, err := s.sessions.RevokeAll(ctx, identity.ID, cmd.Session.Key); err != nil {
 		// The password is changed; the stolen session an attacker may hold
 		// must not survive silently, so the caller learns of it.
-		return Identity{}, Unavailable("revoke other sessions after password change", err)
+		return PasswordChanged{}, Unavailable("revoke other sessions after password change", err)
 	}
-	s.profileChanged(ctx, identity.ID)
-	return identity, nil
+	renewed, err := s.sessions.Renew(ctx, cmd.Session, s.now().UTC())
+	if err != nil {
+		return PasswordChanged{}, Unavailable("renew session after password change", err)
+	}
+	s.audit(ctx, EventPasswordChanged, &identity.ID, cmd.Client)
+	return PasswordChanged{Identity: identity, Session: renewed}, nil
 }
 
 // activeIdentity loads the identity behind a session.

@@ -41,9 +41,9 @@ const (
 
 // FieldError names one invalid field of a request.
 type FieldError struct {
-	Field   string `json:"field"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Field   string
+	Code    string
+	Message string
 }
 
 // Error is the error type of the domain. Message is safe to show to the
@@ -94,6 +94,15 @@ func Unavailable(op string, err error) *Error {
 		Message: "The service is temporarily unavailable. Try again shortly.",
 		Err:     fmt.Errorf("%s: %w", op, err),
 	}
+}
+
+// Overloaded is the one answer of a server that sheds work it cannot do in
+// time: 503 with a Retry-After of at least a second, so that clients do not
+// come back at once with the very burst being shed. cause, if any, is for
+// logs only.
+func Overloaded(retryAfter time.Duration, cause error) *Error {
+	return &Error{Kind: KindUnavailable, Code: CodeOverloaded, Message: "The server is busy. Try again in a moment.",
+		RetryAfter: max(retryAfter, time.Second), Err: cause}
 }
 
 // Internal wraps an unexpected failure; its cause is logged, never shown.

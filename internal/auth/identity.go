@@ -30,14 +30,14 @@ type Identity struct {
 
 // Profile is what an identity may see of itself.
 type Profile struct {
-	ID            uuid.UUID `json:"id"`
-	Email         string    `json:"email"`
-	EmailVerified bool      `json:"email_verified"`
-	Username      *string   `json:"username"`
-	GeoLocation   *string   `json:"geo_location"`
-	State         State     `json:"state"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	ID            uuid.UUID
+	Email         string
+	EmailVerified bool
+	Username      *string
+	GeoLocation   *string
+	State         State
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Profile returns the client-facing view of the identity.

@@ -10,13 +10,24 @@ type Login struct {
 	Identifier string
 	Password   string
 	Client     Client
+	// Current is the session the client already had, if any; it is ended
+	// and replaced, never reused.
+	Current Session
 }
 
-// Login returns the identity whose credentials match. An unknown e-mail, a
+// LoggedIn is a successful login: the identity and its new session.
+type LoggedIn struct {
+	Identity Identity
+	Session  StartedSession
+}
+
+// Login checks the credentials and starts a session. An unknown e-mail, a
 // wrong password, an inactive account and an unreadable stored hash all
-// give ErrInvalidCredentials after the same amount of hashing, so the reply
-// reveals nothing about the account.
-func (s *Service) Login(ctx context.Context, cmd Login) (Identity, error) {
+// give ErrInvalidCredentials after the same work (one hash verification,
+// one identity lookup, the same throttle calls), so the reply reveals
+// nothing about the account. Success is recorded (audit, lock-out reset)
+// only once the session is written.
+func (s *Service) Login(ctx context.Context, cmd Login) (LoggedIn, error) {
 	var errs fieldErrors
 	email, err := ParseEmail(cmd.Identifier)
 	errs.add("identifier", err)
@@ -27,49 +38,55 @@ func (s *Service) Login(ctx context.Context, cmd Login) (Identity, error) {
 		errs.add("password", &RuleError{"password_too_long", "The password must be at most 128 characters."})
 	}
 	if err := errs.err(); err != nil {
-		return Identity{}, err
+		return LoggedIn{}, err
 	}
 	password := CandidatePassword(cmd.Password)
 	if err := s.checkLogin(ctx, email, cmd.Client.IP); err != nil {
-		return Identity{}, err
+		return LoggedIn{}, err
 	}
 
 	identity, err := s.store.IdentityByEmail(ctx, email)
-	if err != nil {
-		if ErrorKind(err) != KindNotFound {
-			return Identity{}, err
-		}
-		if _, _, err := s.hasher.Verify(ctx, password.Plaintext(), s.hasher.DummyHash()); err != nil && ErrorKind(err) != KindInternal {
-			return Identity{}, err
-		}
-		s.audit(ctx, EventLoginFailed, nil, cmd.Client)
-		s.loginFailed(ctx, email, cmd.Client.IP)
-		return Identity{}, ErrInvalidCredentials
+	known := err == nil
+	if err != nil && ErrorKind(err) != KindNotFound {
+		return LoggedIn{}, err
 	}
-
-	match, rehash, err := s.hasher.Verify(ctx, password.Plaintext(), identity.PasswordHash)
+	stored := s.hasher.DummyHash()
+	if known {
+		stored = identity.PasswordHash
+	}
+	match, rehash, err := s.hasher.Verify(ctx, password.Plaintext(), stored)
 	if err != nil {
 		if ErrorKind(err) != KindInternal {
-			return Identity{}, err // e.g. overloaded: the client may retry
+			return LoggedIn{}, err // e.g. overloaded: the client may retry
 		}
-		s.log.ErrorContext(ctx, "stored password hash cannot be verified", "identity_id", identity.ID, "error", err)
+		if known {
+			s.log.ErrorContext(ctx, "stored password hash cannot be verified", "identity_id", identity.ID, "error", err)
+		}
 		match = false
 	}
-	if !match || identity.State != StateActive {
-		s.audit(ctx, EventLoginFailed, &identity.ID, cmd.Client)
+	if !known || !match || identity.State != StateActive {
+		var who = &identity.ID
+		if !known {
+			who = nil
+		}
+		s.audit(ctx, EventLoginFailed, who, cmd.Client)
 		s.loginFailed(ctx, email, cmd.Client.IP)
-		return Identity{}, ErrInvalidCredentials
+		return LoggedIn{}, ErrInvalidCredentials
+	}
+	if s.mail.RequireVerified && identity.EmailVerifiedAt == nil {
+		// Only said after the password matched, so it reveals nothing new.
+		return LoggedIn{}, ErrEmailNotVerified
+	}
+	started, err := s.startSession(ctx, cmd.Current, identity.ID, cmd.Client)
+	if err != nil {
+		return LoggedIn{}, err
 	}
 	s.loginSucceeded(ctx, email)
 	if rehash {
 		s.upgradeHash(ctx, &identity, password)
 	}
-	if s.mail.RequireVerified && identity.EmailVerifiedAt == nil {
-		// Only said after the password matched, so it reveals nothing new.
-		return Identity{}, ErrEmailNotVerified
-	}
 	s.audit(ctx, EventLoginSucceeded, &identity.ID, cmd.Client)
-	return identity, nil
+	return LoggedIn{Identity: identity, Session: started}, nil
 }
 
 // upgradeHash replaces a hash made with old parameters or an imported

@@ -1,13 +1,15 @@
 package auth
 
-import (
-	"context"
+import "context"
 
-	"github.com/google/uuid"
-)
-
-// Logout records that the identity ended its session; the session itself is
-// ended by the session manager, which owns the cookie.
-func (s *Service) Logout(ctx context.Context, id uuid.UUID, c Client) {
-	s.audit(ctx, EventLogout, &id, c)
+// Logout ends the caller's session on every instance and records it.
+func (s *Service) Logout(ctx context.Context, current Session, c Client) error {
+	if !current.Live() {
+		return ErrUnauthenticated
+	}
+	if err := s.sessions.End(ctx, current); err != nil {
+		return Unavailable("end session", err)
+	}
+	s.audit(ctx, EventLogout, &current.IdentityID, c)
+	return nil
 }

@@ -2,8 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/url"
 	"strconv"
 	"time"
@@ -37,7 +35,13 @@ func (s *Service) RequestRecovery(ctx context.Context, cmd RequestRecovery) erro
 		"Product": s.mail.Product, "Email": email.String(),
 		"Link": s.link("/recovery", token), "Expiry": humanDuration(s.mail.RecoveryTTL),
 	}}
-	if err := s.tokens.Issue(ctx, issued, mail); err != nil {
+	err = s.tx.InTx(ctx, func(st Stores) error {
+		if err := st.Tokens.Issue(ctx, issued); err != nil {
+			return err
+		}
+		return st.Outbox.Queue(ctx, mail)
+	})
+	if err != nil {
 		return err
 	}
 	s.audit(ctx, EventRecoveryRequested, &identity.ID, cmd.Client)
@@ -52,12 +56,14 @@ type CompleteRecovery struct {
 }
 
 // CompleteRecovery sets a new password with a recovery token, then ends
-// every session of the identity on every instance and mails a notice.
+// every session of the identity on every instance. The token is used, the
+// password set and the owner's notice queued in one transaction: all three
+// happen or none.
 func (s *Service) CompleteRecovery(ctx context.Context, cmd CompleteRecovery) error {
 	if cmd.Token == "" || len(cmd.Token) > 128 {
 		return ErrTokenInvalid
 	}
-	now := s.now().UTC()
+	now := s.now().UTC().Truncate(time.Microsecond)
 	hash := HashToken(cmd.Token)
 	// The policy needs the account's identifiers, which only the token
 	// names: look it up first, redeem it with the new hash below.
@@ -74,34 +80,42 @@ func (s *Service) CompleteRecovery(ctx context.Context, cmd CompleteRecovery) er
 	}
 	password, err := s.policy.Check(cmd.Password, identity.Email, identity.Username)
 	if err != nil {
-		return Invalid(err.(*RuleError).Field("password"))
+		return invalidField("password", err)
 	}
 	passwordHash, err := s.hasher.Hash(ctx, password.Plaintext())
 	if err != nil {
 		return hashFailure(err)
 	}
-	if _, err := s.tokens.RedeemRecovery(ctx, hash, passwordHash, now); err != nil {
+	err = s.tx.InTx(ctx, func(st Stores) error {
+		redeemed, err := st.Tokens.Redeem(ctx, PurposeRecovery, hash, now)
+		if err != nil {
+			return err
+		}
+		if redeemed.IdentityID != identity.ID {
+			return ErrTokenInvalid // cannot happen: the hash names one row
+		}
+		if err := st.Identities.UpdatePasswordHash(ctx, identity.ID, passwordHash, now); err != nil {
+			return err
+		}
+		return st.Outbox.Queue(ctx, s.passwordChangedNotice(identity))
+	})
+	if err != nil {
 		return err
 	}
-	s.audit(ctx, EventRecoveryCompleted, &identity.ID, cmd.Client)
-	if _, err := s.sessions.RevokeAll(ctx, identity.ID.String()); err != nil {
+	s.profileChanged(ctx, identity.ID)
+	if _, err := s.sessions.RevokeAll(ctx, identity.ID); err != nil {
 		return Unavailable("revoke sessions after recovery", err)
 	}
-	s.profileChanged(ctx, identity.ID)
-	s.notifyPasswordChanged(ctx, identity)
+	s.audit(ctx, EventRecoveryCompleted, &identity.ID, cmd.Client)
 	return nil
 }
 
-// notifyPasswordChanged tells the owner, so a change they did not make
-// does not go unnoticed. The change stands even if the notice cannot be
-// queued.
-func (s *Service) notifyPasswordChanged(ctx context.Context, identity Identity) {
-	err := s.tokens.QueueMail(ctx, Mail{To: identity.Email.String(), Template: "password_changed", Data: map[string]string{
+// passwordChangedNotice tells the owner, so a change they did not make
+// does not go unnoticed.
+func (s *Service) passwordChangedNotice(identity Identity) Mail {
+	return Mail{To: identity.Email.String(), Template: "password_changed", Data: map[string]string{
 		"Product": s.mail.Product, "Email": identity.Email.String(), "When": s.now().UTC().Format("2 January 2006 15:04 MST"),
-	}})
-	if err != nil {
-		s.log.ErrorContext(ctx, "password change notice not queued", "identity_id", identity.ID, "error", err)
-	}
+	}}
 }
 
 // mailRecipient finds the active identity a requested mail would go to.
@@ -112,7 +126,7 @@ func (s *Service) notifyPasswordChanged(ctx context.Context, identity Identity) 
 func (s *Service) mailRecipient(ctx context.Context, rawEmail string, c Client) (Identity, bool, error) {
 	email, err := ParseEmail(rawEmail)
 	if err != nil {
-		return Identity{}, false, Invalid(err.(*RuleError).Field("email"))
+		return Identity{}, false, invalidField("email", err)
 	}
 	if err := s.allowPerIP(ctx, "mail", c.IP, s.limits.MailRequestsIP); err != nil {
 		return Identity{}, false, err
@@ -136,8 +150,8 @@ func (s *Service) mailAllowed(ctx context.Context, email Email) bool {
 	if s.limiter == nil || s.mail.PerAddressLimit <= 0 {
 		return true
 	}
-	sum := sha256.Sum256([]byte("mail:" + email.String()))
-	ok, _, err := s.limiter.Allow(ctx, "mail:"+hex.EncodeToString(sum[:16]), s.mail.PerAddressLimit, time.Hour, s.now())
+	key := ThrottleKey{Scope: "mail:address", Subject: email.String()}
+	ok, _, err := s.limiter.Allow(ctx, key, s.mail.PerAddressLimit, time.Hour, s.now())
 	if err != nil {
 		s.log.WarnContext(ctx, "mail limit unavailable; mail not sent", "error", err)
 		return false

@@ -18,13 +18,18 @@ type Register struct {
 	// validation errors point at what the client sent ("identifier" or "email").
 	EmailField string
 	Client     Client
+	// Current is the session the client already had, if any; a login
+	// replaces it.
+	Current Session
 }
 
-// Registered is the outcome of a registration. In the strict mode nobody
-// is logged in, and Identity is empty whether or not an account was made.
+// Registered is the outcome of a registration. In the default mode the new
+// identity is logged in; in the strict mode nobody is, and Identity is
+// empty whether or not an account was made.
 type Registered struct {
 	Identity Identity
-	LogIn    bool
+	LoggedIn bool
+	Session  StartedSession
 }
 
 // Register creates an active identity and, in the default mode, logs it
@@ -35,7 +40,16 @@ type Registered struct {
 func (s *Service) Register(ctx context.Context, cmd Register) (Registered, error) {
 	identity, err := s.register(ctx, cmd)
 	if !s.strictRegistration {
-		return Registered{Identity: identity, LogIn: true}, err
+		if err != nil {
+			return Registered{}, err
+		}
+		// The account exists either way; if its session cannot be written
+		// the client learns it (503) and can log in.
+		started, err := s.startSession(ctx, cmd.Current, identity.ID, cmd.Client)
+		if err != nil {
+			return Registered{}, err
+		}
+		return Registered{Identity: identity, LoggedIn: true, Session: started}, nil
 	}
 	if errors.Is(err, ErrEmailTaken) {
 		s.mailAccountExists(ctx, cmd)
@@ -51,7 +65,7 @@ func (s *Service) mailAccountExists(ctx context.Context, cmd Register) {
 	if err != nil || !s.mailAllowed(ctx, email) {
 		return
 	}
-	err = s.tokens.QueueMail(ctx, Mail{To: email.String(), Template: "account_exists", Data: map[string]string{
+	err = s.outbox.Queue(ctx, Mail{To: email.String(), Template: "account_exists", Data: map[string]string{
 		"Product": s.mail.Product, "Email": email.String(), "Link": s.mail.PublicURL + "/login",
 	}})
 	if err != nil {
@@ -104,12 +118,10 @@ func (s *Service) register(ctx context.Context, cmd Register) (Identity, error) 
 		return Identity{}, err
 	}
 	s.audit(ctx, EventRegistered, &identity.ID, cmd.Client)
-	if s.tokens != nil {
-		// The account exists either way; a verification mail that could
-		// not be queued can be asked for again with /auth/verify/link.
-		if err := s.sendVerification(ctx, identity); err != nil {
-			s.log.ErrorContext(ctx, "verification mail not queued", "identity_id", identity.ID, "error", err)
-		}
+	// The account exists either way; a verification mail that could not
+	// be queued can be asked for again with /auth/verify/link.
+	if err := s.sendVerification(ctx, identity); err != nil {
+		s.log.ErrorContext(ctx, "verification mail not queued", "identity_id", identity.ID, "error", err)
 	}
 	return identity, nil
 }

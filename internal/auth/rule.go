@@ -1,5 +1,7 @@
 package auth
 
+import "errors"
+
 // RuleError is a broken rule of a value object, before it is known which
 // request field carried the value.
 type RuleError struct {
@@ -21,7 +23,8 @@ func (fe *fieldErrors) add(field string, err error) {
 	if err == nil {
 		return
 	}
-	if re, ok := err.(*RuleError); ok {
+	var re *RuleError
+	if errors.As(err, &re) {
 		*fe = append(*fe, re.Field(field))
 		return
 	}
@@ -33,4 +36,11 @@ func (fe fieldErrors) err() error {
 		return nil
 	}
 	return Invalid(fe...)
+}
+
+// invalidField reports one broken rule as the request field name.
+func invalidField(field string, err error) error {
+	var fe fieldErrors
+	fe.add(field, err)
+	return fe.err()
 }

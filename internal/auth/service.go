@@ -8,18 +8,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// IdentityStore persists identities. Lookups of a missing identity return
-// an error of KindNotFound; a duplicate e-mail or username on create or
-// update returns ErrEmailTaken or ErrUsernameTaken.
-type IdentityStore interface {
-	CreateIdentity(ctx context.Context, id Identity) error
-	IdentityByEmail(ctx context.Context, email Email) (Identity, error)
-	IdentityByID(ctx context.Context, id uuid.UUID) (Identity, error)
-	UpdatePasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time) error
-	UpdateProfile(ctx context.Context, id uuid.UUID, username, geoLocation string, at time.Time) error
-	MarkEmailVerified(ctx context.Context, id uuid.UUID, at time.Time) error
-}
-
 // PasswordHasher hashes and verifies passwords. Verify's rehash result says
 // the stored hash was made with other parameters (or another algorithm) and
 // should be replaced after a successful login.
@@ -37,11 +25,6 @@ type ProfileCache interface {
 	Invalidate(ctx context.Context, id uuid.UUID) error
 }
 
-// RateLimiter counts events per key in fixed windows.
-type RateLimiter interface {
-	Allow(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (bool, time.Duration, error)
-}
-
 // MailSettings shape the mails authd sends and how often.
 type MailSettings struct {
 	PublicURL       string // links point at the SPA under this URL
@@ -57,12 +40,14 @@ type MailSettings struct {
 
 // Deps are the ports and settings of the Service.
 type Deps struct {
-	Store    IdentityStore
-	Hasher   PasswordHasher
-	Sessions SessionIndex
-	Audit    AuditLog
-	Tokens   TokenStore
-	Limiter  RateLimiter
+	// Stores work outside a transaction; Transactor gives the same stores
+	// inside one.
+	Stores     Stores
+	Transactor Transactor
+	Hasher     PasswordHasher
+	Sessions   Sessions
+	Audit      AuditLog
+	Limiter    RateLimiter
 	Lockouts Lockouts
 	Limits   Limits
 	Mail     MailSettings
@@ -81,11 +66,13 @@ type Deps struct {
 // Service carries out the identity use cases, one file each.
 type Service struct {
 	store              IdentityStore
+	tokens             TokenStore
+	outbox             Outbox
+	tx                 Transactor
 	hasher             PasswordHasher
-	sessions           SessionIndex
+	sessions           Sessions
 	auditLog           AuditLog
 	profiles           ProfileCache
-	tokens             TokenStore
 	limiter            RateLimiter
 	lockouts           Lockouts
 	limits             Limits
@@ -102,13 +89,17 @@ func NewService(d Deps) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
 	if d.StrictRegistration {
 		// A strict registration proves nothing until the address is verified.
 		d.Mail.RequireVerified = true
 	}
 	return &Service{
-		store: d.Store, hasher: d.Hasher, sessions: d.Sessions, auditLog: d.Audit, profiles: d.Profiles,
-		tokens: d.Tokens, limiter: d.Limiter, mail: d.Mail, lockouts: d.Lockouts, limits: d.Limits,
+		store: d.Stores.Identities, tokens: d.Stores.Tokens, outbox: d.Stores.Outbox, tx: d.Transactor,
+		hasher: d.Hasher, sessions: d.Sessions, auditLog: d.Audit, profiles: d.Profiles,
+		limiter: d.Limiter, mail: d.Mail, lockouts: d.Lockouts, limits: d.Limits,
 		policy: d.Policy, privilegedWindow: d.PrivilegedWindow, now: d.Now, log: d.Log,
 		strictRegistration: d.StrictRegistration,
 	}

@@ -9,48 +9,144 @@ import (
 	"github.com/google/uuid"
 )
 
-// Session is one live login of an identity. It is found by the hash of its
-// token; the raw token exists only in the client's cookie.
+// Session is one live login of an identity. Stores find it by Key, a hash
+// of its token; the raw token exists only in the client's cookie.
 type Session struct {
-	HashedToken string    `json:"-"` // the key; stores keep it out of the value
-	CreatedAt   time.Time `json:"created_at"`
-	LastSeenAt  time.Time `json:"last_seen_at"`
-	ExpiresAt   time.Time `json:"expires_at"`
-	IP          string    `json:"ip"`
-	UserAgent   string    `json:"user_agent"`
+	Key        string
+	IdentityID uuid.UUID
+	// AuthenticatedAt is when a credential was last proved in this session:
+	// inside the privileged window after it, a password may be changed
+	// without giving the current one again.
+	AuthenticatedAt time.Time
+	CreatedAt       time.Time
+	LastSeenAt      time.Time
+	ExpiresAt       time.Time
+	IP              string
+	UserAgent       string
 }
 
-// ID is the session's public id: a hash of the hashed token, so that the
-// id shown to the user can neither log in nor name the stored key.
+// ID is the session's public id: a hash of its key, so that the id shown
+// to the user can neither log in nor name the stored key.
 func (s Session) ID() string {
-	sum := sha256.Sum256([]byte("authd-session-id:" + s.HashedToken))
+	sum := sha256.Sum256([]byte("authd-session-id:" + s.Key))
 	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
-// SessionIndex lists and ends the sessions of an identity on every
-// instance. RevokeAll keeps the sessions whose hashed tokens are in keep.
-type SessionIndex interface {
-	List(ctx context.Context, identityID string, now time.Time) ([]Session, error)
-	Revoke(ctx context.Context, identityID, hashedToken string) (bool, error)
-	RevokeAll(ctx context.Context, identityID string, keep ...string) (int, error)
+// Live says whether this is a session at all: the zero Session stands for
+// a request without one.
+func (s Session) Live() bool { return s.Key != "" }
+
+// StartedSession is a new session with the raw token the client gets once,
+// in its cookie, and that is stored nowhere.
+type StartedSession struct {
+	Session
+	Token string
+}
+
+// Sessions keeps login sessions where every instance sees them: a session
+// started on one is found on all, and one ended or revoked anywhere stops
+// working everywhere at once. Only failures are errors: a missing, expired
+// or ended session is "not found", never an error, and a failure is never
+// reported as "not found".
+type Sessions interface {
+	// Start writes a new session for s.IdentityID with s's client details
+	// and times and returns it with its token; the store sets Key and
+	// ExpiresAt.
+	Start(ctx context.Context, s Session) (StartedSession, error)
+	// Renew replaces the token of a live session (after a privilege
+	// change): the old token stops working at once, the new session keeps
+	// the old one's creation time and is authenticated at authAt.
+	Renew(ctx context.Context, s Session, authAt time.Time) (StartedSession, error)
+	// Find returns the live session of a raw token.
+	Find(ctx context.Context, token string) (Session, bool, error)
+	// Seen records activity on the session; the store may coalesce writes,
+	// so reads stay cheap.
+	Seen(ctx context.Context, s Session, at time.Time) error
+	// End deletes one session (a logout).
+	End(ctx context.Context, s Session) error
+	// List returns the identity's live sessions, oldest first.
+	List(ctx context.Context, identityID uuid.UUID, now time.Time) ([]Session, error)
+	// Revoke ends the identity's session with that key and reports false
+	// when the identity has no such session, whoever else may have it.
+	Revoke(ctx context.Context, identityID uuid.UUID, key string) (bool, error)
+	// RevokeAll ends every session of the identity but those whose keys are
+	// in keep, and returns how many it ended.
+	RevokeAll(ctx context.Context, identityID uuid.UUID, keep ...string) (int, error)
 }
 
 // ErrSessionNotFound answers a revoke of an id that is not one of the
 // caller's live sessions, whether or not it belongs to someone else.
 var ErrSessionNotFound = &Error{Kind: KindNotFound, Code: CodeNotFound, Message: "No such session."}
 
-// Sessions is the query behind GET /auth/sessions.
-func (s *Service) Sessions(ctx context.Context, identityID uuid.UUID) ([]Session, error) {
-	list, err := s.sessions.List(ctx, identityID.String(), s.now())
+// maxSessionCookies bounds how many cookies of the session's name are
+// tried: browsers and load tools send stale duplicates, attackers may send
+// hundreds.
+const maxSessionCookies = 4
+
+// Authenticate is the query every request with a session cookie makes: the
+// live session among the tokens the client sent (a client may send stale
+// duplicates of the cookie; the first live one counts). ok is false, with
+// no error, when none is live.
+func (s *Service) Authenticate(ctx context.Context, tokens []string) (Session, bool, error) {
+	for i, token := range tokens {
+		if i == maxSessionCookies {
+			break
+		}
+		if token == "" || len(token) > 128 {
+			continue
+		}
+		sess, ok, err := s.sessions.Find(ctx, token)
+		if err != nil {
+			return Session{}, false, Unavailable("find session", err)
+		}
+		if !ok {
+			continue
+		}
+		if err := s.sessions.Seen(ctx, sess, s.now().UTC()); err != nil {
+			// Only the session list's "last seen" suffers.
+			s.log.WarnContext(ctx, "session last-seen not updated", "error", err)
+		}
+		return sess, true, nil
+	}
+	return Session{}, false, nil
+}
+
+// startSession logs the identity in on this client: a session the client
+// already had is ended first, so a token planted before the login (session
+// fixation) is worthless after it, and the new session is written before
+// the caller records any success.
+func (s *Service) startSession(ctx context.Context, previous Session, identityID uuid.UUID, c Client) (StartedSession, error) {
+	if previous.Live() {
+		if err := s.sessions.End(ctx, previous); err != nil {
+			return StartedSession{}, Unavailable("end previous session", err)
+		}
+	}
+	now := s.now().UTC()
+	started, err := s.sessions.Start(ctx, Session{
+		IdentityID: identityID, AuthenticatedAt: now, CreatedAt: now, LastSeenAt: now,
+		IP: c.IP, UserAgent: c.UserAgent,
+	})
+	if err != nil {
+		return StartedSession{}, Unavailable("start session", err)
+	}
+	return started, nil
+}
+
+// ListSessions is the query behind GET /auth/sessions.
+func (s *Service) ListSessions(ctx context.Context, current Session) ([]Session, error) {
+	if !current.Live() {
+		return nil, ErrUnauthenticated
+	}
+	list, err := s.sessions.List(ctx, current.IdentityID, s.now())
 	if err != nil {
 		return nil, Unavailable("list sessions", err)
 	}
 	return list, nil
 }
 
-// RevokeSession ends one of the identity's sessions by its public id.
-func (s *Service) RevokeSession(ctx context.Context, identityID uuid.UUID, sessionID string, c Client) error {
-	list, err := s.Sessions(ctx, identityID)
+// RevokeSession ends one of the caller's sessions by its public id.
+func (s *Service) RevokeSession(ctx context.Context, current Session, sessionID string, c Client) error {
+	list, err := s.ListSessions(ctx, current)
 	if err != nil {
 		return err
 	}
@@ -58,28 +154,31 @@ func (s *Service) RevokeSession(ctx context.Context, identityID uuid.UUID, sessi
 		if sess.ID() != sessionID {
 			continue
 		}
-		ok, err := s.sessions.Revoke(ctx, identityID.String(), sess.HashedToken)
+		ok, err := s.sessions.Revoke(ctx, current.IdentityID, sess.Key)
 		if err != nil {
 			return Unavailable("revoke session", err)
 		}
 		if !ok {
 			break // ended meanwhile
 		}
-		s.audit(ctx, EventSessionRevoked, &identityID, c)
+		s.audit(ctx, EventSessionRevoked, &current.IdentityID, c)
 		return nil
 	}
 	return ErrSessionNotFound
 }
 
-// RevokeOtherSessions ends every session of the identity but the one whose
-// hashed token is keep, and returns how many it ended.
-func (s *Service) RevokeOtherSessions(ctx context.Context, identityID uuid.UUID, keep string, c Client) (int, error) {
-	n, err := s.sessions.RevokeAll(ctx, identityID.String(), keep)
+// RevokeOtherSessions ends every session of the caller but the current
+// one, and returns how many it ended.
+func (s *Service) RevokeOtherSessions(ctx context.Context, current Session, c Client) (int, error) {
+	if !current.Live() {
+		return 0, ErrUnauthenticated
+	}
+	n, err := s.sessions.RevokeAll(ctx, current.IdentityID, current.Key)
 	if err != nil {
 		return n, Unavailable("revoke sessions", err)
 	}
 	if n > 0 {
-		s.audit(ctx, EventSessionRevoked, &identityID, c)
+		s.audit(ctx, EventSessionRevoked, &current.IdentityID, c)
 	}
 	return n, nil
 }

@@ -2,8 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"time"
 )
 
@@ -17,11 +15,29 @@ type LockoutPolicy struct {
 	ResetAfter time.Duration
 }
 
+// ThrottleKey names what a limit counts: a Scope ("login:account",
+// "register:ip") and its Subject (an e-mail address, an IP). The subject is
+// personal data, so stores keep only a keyed hash of it.
+type ThrottleKey struct {
+	Scope   string
+	Subject string
+}
+
 // Lockouts count failures per key and lock keys, shared by all instances.
 type Lockouts interface {
-	Check(ctx context.Context, key string, now time.Time) (time.Duration, error)
-	Fail(ctx context.Context, key string, p LockoutPolicy, now time.Time) (time.Duration, error)
-	Reset(ctx context.Context, key string) error
+	// Check returns how long the longest-locked of keys stays locked (0
+	// when none is), recording nothing.
+	Check(ctx context.Context, now time.Time, keys ...ThrottleKey) (time.Duration, error)
+	// Fail counts a failure and returns the lock now in force.
+	Fail(ctx context.Context, key ThrottleKey, p LockoutPolicy, now time.Time) (time.Duration, error)
+	// Reset forgets the key's failures.
+	Reset(ctx context.Context, key ThrottleKey) error
+}
+
+// RateLimiter counts events per key in fixed windows. Allow counts one
+// event if the window has room, and otherwise says how long until it has.
+type RateLimiter interface {
+	Allow(ctx context.Context, key ThrottleKey, limit int, window time.Duration, now time.Time) (bool, time.Duration, error)
 }
 
 // Limits are the abuse limits. A zero policy or limit turns that limit off.
@@ -39,14 +55,20 @@ func errRateLimited(retryAfter time.Duration) error {
 		Message: "Too many attempts. Wait a while, then try again.", RetryAfter: max(retryAfter, time.Second)}
 }
 
-// accountKey names an account in throttle keys without putting the
-// address itself into Valkey.
-func accountKey(email Email) string {
-	sum := sha256.Sum256([]byte("authd-throttle:" + email.String()))
-	return "login:account:" + hex.EncodeToString(sum[:16])
+func accountKey(email Email) ThrottleKey {
+	return ThrottleKey{Scope: "login:account", Subject: email.String()}
 }
 
-func ipKey(scope, ip string) string { return scope + ":ip:" + ip }
+func ipKey(scope, ip string) ThrottleKey { return ThrottleKey{Scope: scope + ":ip", Subject: ip} }
+
+// loginKeys are the keys a login attempt is counted against.
+func (s *Service) loginKeys(email Email, ip string) []ThrottleKey {
+	keys := []ThrottleKey{accountKey(email)}
+	if ip != "" && s.limits.LoginIP.Base > 0 {
+		keys = append(keys, ipKey("login", ip))
+	}
+	return keys
+}
 
 // checkLogin refuses a login while the account or the client IP is locked,
 // before the password is looked at: a right password does not open a lock.
@@ -54,17 +76,9 @@ func (s *Service) checkLogin(ctx context.Context, email Email, ip string) error 
 	if s.lockouts == nil {
 		return nil
 	}
-	keys := []string{accountKey(email)}
-	if ip != "" && s.limits.LoginIP.Base > 0 {
-		keys = append(keys, ipKey("login", ip))
-	}
-	var wait time.Duration
-	for _, k := range keys {
-		d, err := s.lockouts.Check(ctx, k, s.now())
-		if err != nil {
-			return Unavailable("login throttle", err)
-		}
-		wait = max(wait, d)
+	wait, err := s.lockouts.Check(ctx, s.now(), s.loginKeys(email, ip)...)
+	if err != nil {
+		return Unavailable("login throttle", err)
 	}
 	if wait > 0 {
 		return errRateLimited(wait)
@@ -77,23 +91,23 @@ func (s *Service) loginFailed(ctx context.Context, email Email, ip string) {
 	if s.lockouts == nil {
 		return
 	}
-	s.fail(ctx, accountKey(email), s.limits.LoginAccount, "login_account")
+	s.fail(ctx, accountKey(email), s.limits.LoginAccount)
 	if ip != "" && s.limits.LoginIP.Base > 0 {
-		s.fail(ctx, ipKey("login", ip), s.limits.LoginIP, "login_ip")
+		s.fail(ctx, ipKey("login", ip), s.limits.LoginIP)
 	}
 }
 
-func (s *Service) fail(ctx context.Context, key string, p LockoutPolicy, limit string) {
+func (s *Service) fail(ctx context.Context, key ThrottleKey, p LockoutPolicy) {
 	if p.Base <= 0 {
 		return
 	}
 	d, err := s.lockouts.Fail(ctx, key, p, s.now())
 	if err != nil {
-		s.log.ErrorContext(ctx, "throttle not updated", "limit", limit, "error", err)
+		s.log.ErrorContext(ctx, "throttle not updated", "limit", key.Scope, "error", err)
 		return
 	}
 	if d > 0 {
-		s.log.WarnContext(ctx, "rate limit tripped", "limit", limit, "locked_for", d.String())
+		s.log.WarnContext(ctx, "rate limit tripped", "limit", key.Scope, "locked_for", d.String())
 	}
 }
 

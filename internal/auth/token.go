@@ -56,27 +56,29 @@ const (
 	CodeVoid                // no live code, or the attempts are used up
 )
 
-// TokenStore keeps one-time tokens and queues mail in the same transaction,
-// so a token is never stored without its mail, nor mailed without being
-// stored.
+// TokenStore keeps one-time tokens, as hashes only. Issue and the mail
+// that carries the token go through one transaction (Transactor), so a
+// token is never stored without its mail, nor mailed without being stored.
 type TokenStore interface {
-	// Issue voids the identity's unused tokens of the same purpose, stores
-	// t and queues mail, atomically.
-	Issue(ctx context.Context, t IssuedToken, mail Mail) error
+	// Issue voids the identity's unused tokens of the same purpose and
+	// stores t.
+	Issue(ctx context.Context, t IssuedToken) error
 	// Lookup finds the unused, unexpired token with that hash and purpose
 	// without using it. Anything else is ErrTokenInvalid.
 	Lookup(ctx context.Context, p Purpose, tokenHash []byte, now time.Time) (RedeemedToken, error)
 	// Redeem marks the unused, unexpired token with that hash and purpose
-	// as used. Anything else is ErrTokenInvalid.
+	// as used; of concurrent redeems of one token at most one succeeds.
+	// Anything else is ErrTokenInvalid.
 	Redeem(ctx context.Context, p Purpose, tokenHash []byte, now time.Time) (RedeemedToken, error)
-	// RedeemRecovery redeems a recovery token and sets the new password
-	// hash in one transaction.
-	RedeemRecovery(ctx context.Context, tokenHash []byte, passwordHash string, now time.Time) (RedeemedToken, error)
 	// SubmitCode checks a verification code of the identity; a wrong code
 	// counts an attempt, and the code is void after maxAttempts.
 	SubmitCode(ctx context.Context, identityID uuid.UUID, codeHash []byte, maxAttempts int, now time.Time) (CodeResult, RedeemedToken, error)
-	// QueueMail queues a message without a token (notices).
-	QueueMail(ctx context.Context, mail Mail) error
+}
+
+// Outbox queues mail for delivery. Inside a transaction the mail is queued
+// exactly when the rows written with it commit.
+type Outbox interface {
+	Queue(ctx context.Context, m Mail) error
 }
 
 // ErrTokenInvalid is the one answer for an unknown, used, expired or voided

@@ -28,7 +28,12 @@ func (s *Service) sendVerification(ctx context.Context, identity Identity) error
 		"Product": s.mail.Product, "Email": identity.Email.String(), "Link": s.link("/verify", token),
 		"Code": code, "Expiry": humanDuration(s.mail.VerificationTTL), "CodeExpiry": humanDuration(s.mail.CodeTTL),
 	}}
-	return s.tokens.Issue(ctx, issued, mail)
+	return s.tx.InTx(ctx, func(st Stores) error {
+		if err := st.Tokens.Issue(ctx, issued); err != nil {
+			return err
+		}
+		return st.Outbox.Queue(ctx, mail)
+	})
 }
 
 // ResendVerification is the command behind POST /auth/verify/link.

@@ -44,8 +44,6 @@ const (
 	// defaultQueuePerSlot bounds the queue when predictions are off, for
 	// example before the first hash has been measured.
 	defaultQueuePerSlot = 64
-	// busyMessage is shown to clients; it promises nothing about the cause.
-	busyMessage = "The server is busy. Try again in a moment."
 )
 
 // Config sizes a Pool. Zero (or negative) fields take their defaults.
@@ -337,13 +335,7 @@ func (p *Pool) release(start time.Time, err *error) {
 
 // overloaded builds the error the HTTP layer turns into 503 + Retry-After.
 func overloaded(predicted time.Duration, cause error) *auth.Error {
-	return &auth.Error{
-		Kind:       auth.KindUnavailable,
-		Code:       auth.CodeOverloaded,
-		Message:    busyMessage,
-		RetryAfter: retryAfter(predicted),
-		Err:        cause,
-	}
+	return auth.Overloaded(retryAfter(predicted), cause)
 }
 
 // retryAfter is the predicted wait rounded up to whole seconds, and at

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authd/authd/internal/session"
 	"github.com/authd/authd/internal/testenv"
 	"github.com/authd/authd/internal/valkey"
 )
@@ -156,8 +155,8 @@ func TestSessionCookieAttributes(t *testing.T) {
 		opts       serverOptions
 		wantSecure bool
 	}{
-		{"dev mode", serverOptions{cookieName: "authd_session"}, false},
-		{"production", serverOptions{cookieName: "__Host-authd_session", secure: true}, true},
+		{"dev mode", serverOptions{env: map[string]string{"COOKIE_NAME": "authd_session"}}, false},
+		{"production", serverOptions{env: map[string]string{"COOKIE_NAME": "__Host-authd_session", "COOKIE_SECURE": "true"}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -169,7 +168,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 				t.Fatalf("Set-Cookie = %q, want exactly one cookie", r.Header.Values("Set-Cookie"))
 			}
 			ck := cookies[0]
-			if ck.Name != tt.opts.cookieName || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || ck.Domain != "" || ck.Secure != tt.wantSecure {
+			if ck.Name != tt.opts.env["COOKIE_NAME"] || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || ck.Domain != "" || ck.Secure != tt.wantSecure {
 				t.Errorf("cookie = %+v", ck)
 			}
 			if ck.MaxAge < 86000 || ck.MaxAge > 86401 {
@@ -192,7 +191,7 @@ func TestSessionStoredUnderHashOnly(t *testing.T) {
 	token := c.sessionToken()
 	ctx := context.Background()
 
-	key := ts.store.Key(session.HashToken(token))
+	key := ts.sessionKey(token)
 	if n, err := testValkey.Do(ctx, testValkey.B().Exists().Key(key).Build()).AsInt64(); err != nil || n != 1 {
 		t.Fatalf("EXISTS %s = %d, %v; want the session under the token's hash", key, n, err)
 	}
@@ -219,7 +218,7 @@ func TestSessionDeletedInValkeyIsRejected(t *testing.T) {
 	ts := newServer(t, serverOptions{})
 	c := ts.client()
 	c.register(t)
-	key := ts.store.Key(session.HashToken(c.sessionToken()))
+	key := ts.sessionKey(c.sessionToken())
 	if err := testValkey.Do(context.Background(), testValkey.B().Del().Key(key).Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +256,7 @@ func TestValkeyDownGives503(t *testing.T) {
 	if r.Header.Get("Retry-After") == "" {
 		t.Error("503 without Retry-After")
 	}
-	if !strings.Contains(ts.logs.String(), "session: load") {
+	if !strings.Contains(ts.logs.String(), "find session") {
 		t.Errorf("no log line names the failing dependency; logs:\n%s", ts.logs)
 	}
 

@@ -3,49 +3,50 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
-	"github.com/prometheus/client_golang/prometheus"
 	vk "github.com/valkey-io/valkey-go"
 
-	"github.com/authd/authd/api"
-	"github.com/authd/authd/internal/argon2id"
+	"github.com/authd/authd/internal/app"
 	"github.com/authd/authd/internal/auth"
-	"github.com/authd/authd/internal/blocklist"
+	"github.com/authd/authd/internal/config"
 	"github.com/authd/authd/internal/httpapi"
-	"github.com/authd/authd/internal/mailqueue"
+	"github.com/authd/authd/internal/logging"
 	"github.com/authd/authd/internal/postgres"
-	"github.com/authd/authd/internal/session"
-	"github.com/authd/authd/internal/smtp"
 	"github.com/authd/authd/internal/testenv"
 	"github.com/authd/authd/internal/valkey"
-	"github.com/authd/authd/migrations"
 )
 
 // Shared by every test of this binary: one fresh database, one Valkey
-// client and one key prefix, removed again in TestMain.
+// client and one key prefix, removed again in TestMain, and one SMTP sink
+// that every server mails to.
 var (
 	testDB     *postgres.DB
+	testDBURL  string
 	testValkey vk.Client
 	testPrefix string
 	testSink   *testenv.SMTPSink
-	testTokens *postgres.TokenStore
 )
 
-// testSecret seals queued mails in tests.
-var testSecret = []byte("0123456789abcdef0123456789abcdef")
+// testSecret is the SECRET_KEY of the test servers (base64 of 32 bytes).
+const testSecret = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
@@ -60,18 +61,14 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer drop()
-	testDB, err = postgres.Open(ctx, dbURL, postgres.PoolOptions{MaxConns: 8, QueryTimeout: 5 * time.Second})
+	testDBURL = dbURL
+	testDB, err = postgres.Open(ctx, dbURL, postgres.PoolOptions{MaxConns: 16, QueryTimeout: 5 * time.Second})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer testDB.Close()
-	mig, err := postgres.NewMigrator(testDB, migrations.FS)
-	if err == nil {
-		_, err = mig.Up(ctx)
-		mig.Close()
-	}
-	if err != nil {
+	if err := app.MigrateUp(ctx, testDB, slog.New(slog.DiscardHandler)); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -93,61 +90,52 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer testSink.Close()
-	mailer, err := smtp.New(smtp.Config{Host: testSink.Host(), Port: testSink.Port(), TLS: "none", Timeout: 2 * time.Second})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	// One queue with workers for the whole package: every test server
-	// queues through it, and its retries are fast so outage tests are short.
-	queue, err := mailqueue.New(testDB.Pool, mailer,
-		func(ctx context.Context, now time.Time) (int64, error) { return testTokens.PurgeExpired(ctx, now) },
-		mailqueue.Config{Secret: testSecret, Workers: 2, SendTimeout: 2 * time.Second, RetryBase: 50 * time.Millisecond,
-			RetryMax: 300 * time.Millisecond, GiveUpAfter: time.Minute, PollEvery: 100 * time.Millisecond},
-		prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	testTokens = postgres.NewTokenStore(testDB, queue)
-	if err := queue.Start(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer queue.Stop(context.Background())
 	return m.Run()
 }
 
-// cheapArgon2 keeps tests fast; the parameters are injected like in production.
-var cheapArgon2 = argon2id.Params{Memory: 256, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
-
+// serverOptions are what a test changes of the shipped configuration:
+// env overrides settings by their environment names; the rest are the
+// composition root's overrides.
 type serverOptions struct {
-	secure          bool
-	cookieName      string
-	valkey          vk.Client // defaults to testValkey
-	checks          map[string]httpapi.Check
-	prefix          string           // Valkey key prefix of the throttles; defaults to a fresh one per server
-	now             func() time.Time // the clock of the use cases and sessions
-	mailLimit       int              // mails per address per hour; 0 means 100
-	requireVerified bool
-	strict          bool
-	limits          auth.Limits
-	hasher          auth.PasswordHasher // defaults to a cheap Argon2id
-	store           auth.IdentityStore  // defaults to PostgreSQL
-	maxInFlight     int
-	trustedProxies  []*net.IPNet
-	corsOrigins     []string
-	trustedOrigins  []string
+	env            map[string]string
+	prefix         string    // VALKEY_KEY_PREFIX; a fresh one per server unless shared on purpose
+	valkey         vk.Client // defaults to testValkey
+	checks         map[string]httpapi.Check
+	now            func() time.Time // the clock of the use cases
+	wrapHasher     func(auth.PasswordHasher) auth.PasswordHasher
+	wrapIdentities func(auth.IdentityStore) auth.IdentityStore
 }
 
-// testServer is authd's HTTP API over the real PostgreSQL and Valkey.
+// testEnv is the environment of every test server: what `authd serve`
+// reads, with cheap hashing, fast mail retries, the test sink, and the
+// abuse limits off unless a test turns one on.
+func testEnv(prefix string) map[string]string {
+	return map[string]string{
+		"DEV_MODE": "true", "AUTO_MIGRATE": "false", "LOG_LEVEL": "info",
+		"DATABASE_URL": testDBURL, "VALKEY_URL": testenv.ValkeyURL(), "VALKEY_KEY_PREFIX": prefix,
+		"SECRET_KEY": testSecret, "PUBLIC_URL": "https://app.example.test",
+		"COOKIE_NAME": "authd_session", "COOKIE_SECURE": "false",
+		"ARGON2_MEMORY_KIB": "256", "ARGON2_ITERATIONS": "1", "ARGON2_PARALLELISM": "1",
+		"HASH_WAIT_BUDGET": "10s",
+		"SMTP_HOST":        testSink.Host(), "SMTP_PORT": strconv.Itoa(testSink.Port()), "SMTP_TLS": "none",
+		"MAIL_WORKERS": "2", "MAIL_SEND_TIMEOUT": "2s", "MAIL_RETRY_BASE": "50ms", "MAIL_RETRY_MAX": "300ms",
+		"MAIL_GIVE_UP_AFTER": "1m", "MAIL_LIMIT_PER_HOUR": "100",
+		"LOGIN_ACCOUNT_FREE_ATTEMPTS": "0", "LOGIN_IP_FREE_ATTEMPTS": "0",
+		"REGISTER_LIMIT_PER_IP": "0", "MAIL_REQUESTS_PER_IP": "0",
+		"MAX_IN_FLIGHT": "512", "SESSION_TOUCH_INTERVAL": "1m",
+	}
+}
+
+// testServer is authd's HTTP API as app.New builds it for `authd serve`,
+// over the real PostgreSQL, Valkey and an SMTP sink.
 type testServer struct {
 	*httptest.Server
 	t        testing.TB
+	app      *app.App
 	contract *contract
-	store    *valkey.SessionStore
+	prefix   string
 	cookie   string
-	logs     *bytes.Buffer
+	logs     *syncBuffer
 }
 
 func newServer(t testing.TB, o serverOptions) *testServer {
@@ -156,61 +144,61 @@ func newServer(t testing.TB, o serverOptions) *testServer {
 		o.valkey = testValkey
 	}
 	if o.prefix == "" {
-		// Throttle state is per server unless a test shares it on purpose.
 		o.prefix = testPrefix + testenv.RandomName("t") + ":"
 	}
-	if o.mailLimit == 0 {
-		o.mailLimit = 100
-	}
-	if o.cookieName == "" {
-		o.cookieName = "authd_session"
-	}
-	if o.checks == nil {
-		o.checks = map[string]httpapi.Check{
-			"postgres": testDB.Ping,
-			"valkey":   func(ctx context.Context) error { return valkey.Ping(ctx, o.valkey) },
-		}
-	}
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
-	hasher := o.hasher
-	if hasher == nil {
-		h, err := argon2id.New(cheapArgon2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hasher = h
-	}
-	now := o.now
-	if now == nil {
-		now = time.Now
-	}
-	index := valkey.NewSessionIndex(o.valkey, testPrefix, 2*time.Second)
-	store := o.store
-	if store == nil {
-		store = postgres.NewIdentityStore(testDB)
-	}
-	identities := auth.NewService(auth.Deps{
-		Store: store, Hasher: hasher, Profiles: valkey.NewProfileCache(o.valkey, testPrefix, time.Minute, 2*time.Second), Sessions: index, Audit: postgres.NewAuditLog(testDB),
-		Tokens: testTokens, Limiter: valkey.NewWindow(o.valkey, o.prefix, 2*time.Second),
-		Lockouts: valkey.NewLockout(o.valkey, o.prefix, 2*time.Second), Limits: o.limits, StrictRegistration: o.strict,
-		Mail: auth.MailSettings{PublicURL: "https://app.example.test", Product: "authd", RecoveryTTL: time.Hour,
-			VerificationTTL: 24 * time.Hour, CodeTTL: 15 * time.Minute, CodeAttempts: 5, PerAddressLimit: o.mailLimit,
-			RequireVerified: o.requireVerified},
-		Policy: auth.PasswordPolicy{MinLength: 8, Blocklist: &blocklist.Common{}}, PrivilegedWindow: 15 * time.Minute, Now: now, Log: log,
-	})
-	sessionStore := valkey.NewSessionStore(o.valkey, testPrefix, 2*time.Second)
-	sessions := session.NewManager(sessionStore, index,
-		session.Cookie{Name: o.cookieName, Secure: o.secure, Lifetime: 24 * time.Hour}, time.Minute, now, log)
-	cfg := httpapi.Config{BodyLimit: 64 << 10, ReadyTimeout: time.Second, OpenAPI: api.OpenAPI,
-		TrustedProxies: o.trustedProxies, CORSOrigins: o.corsOrigins, TrustedOrigins: o.trustedOrigins, MaxInFlight: o.maxInFlight}
-	e, err := httpapi.New(identities, sessions, o.checks, cfg, prometheus.NewRegistry(), log)
+	env := testEnv(o.prefix)
+	maps.Copy(env, o.env)
+	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: httptest.NewServer(e), t: t, contract: newContract(t), store: sessionStore, cookie: o.cookieName, logs: logs}
-	t.Cleanup(ts.Close)
+	logs := &syncBuffer{}
+	log := logging.New(logs, cfg.LogLevel)
+	a, err := app.New(context.Background(), cfg, log, app.Overrides{
+		DB: testDB, Valkey: o.valkey, Now: o.now, Checks: o.checks,
+		WrapHasher: o.wrapHasher, WrapIdentities: o.wrapIdentities,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{Server: httptest.NewServer(a.Handler), t: t, app: a, contract: newContract(t),
+		prefix: o.prefix, cookie: cfg.CookieName, logs: logs}
+	t.Cleanup(func() {
+		ts.Close()
+		a.Close()
+	})
 	return ts
+}
+
+// sessionKey is the Valkey key of the session with that raw token: the
+// store keeps only a hash of the token.
+func (ts *testServer) sessionKey(token string) string { return ts.prefix + "session:" + hashOf(token) }
+
+func hashOf(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// syncBuffer collects a server's log lines; handlers write from many
+// goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // client is one browser-like client with its own cookie jar.
@@ -243,21 +231,39 @@ func (r response) problem(t *testing.T) problemBody {
 	return p
 }
 
-func (r response) profile(t *testing.T) auth.Profile {
+// profileBody is the profile as the API sends it.
+type profileBody struct {
+	ID            uuid.UUID `json:"id"`
+	Email         string    `json:"email"`
+	EmailVerified bool      `json:"email_verified"`
+	Username      *string   `json:"username"`
+	GeoLocation   *string   `json:"geo_location"`
+	State         string    `json:"state"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+func (r response) profile(t *testing.T) profileBody {
 	t.Helper()
-	var p auth.Profile
+	var p profileBody
 	if err := json.Unmarshal(r.body, &p); err != nil {
 		t.Fatalf("profile body %q: %v", r.body, err)
 	}
 	return p
 }
 
+type fieldErrorBody struct {
+	Field   string `json:"field"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
 type problemBody struct {
-	Type   string            `json:"type"`
-	Status int               `json:"status"`
-	Code   string            `json:"code"`
-	Detail string            `json:"detail"`
-	Errors []auth.FieldError `json:"errors"`
+	Type   string           `json:"type"`
+	Status int              `json:"status"`
+	Code   string           `json:"code"`
+	Detail string           `json:"detail"`
+	Errors []fieldErrorBody `json:"errors"`
 }
 
 // do sends a request; body may be a string (sent as is) or a value (sent as JSON).
@@ -366,5 +372,3 @@ func routesOf(ts *testServer) []string {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
-func hashOf(token string) string { return session.HashToken(token) }

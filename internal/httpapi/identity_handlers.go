@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/authd/authd/internal/auth"
@@ -24,23 +23,21 @@ func (s *Server) register(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	cmd := auth.Register{Email: req.Identifier, Password: req.Password, Username: req.Username, GeoLocation: req.GeoLocation, EmailField: "identifier", Client: clientOf(c)}
+	cmd := auth.Register{Email: req.Identifier, Password: req.Password, Username: req.Username, GeoLocation: req.GeoLocation,
+		EmailField: "identifier", Client: clientOf(c), Current: currentSession(c)}
 	if req.Identifier == "" && req.Email != "" {
 		cmd.Email, cmd.EmailField = req.Email, "email"
 	}
-	ctx := c.Request().Context()
-	reg, err := s.identities.Register(ctx, cmd)
+	reg, err := s.identities.Register(c.Request().Context(), cmd)
 	if err != nil {
 		return err
 	}
-	if !reg.LogIn {
+	if !reg.LoggedIn {
 		// Strict mode: the same reply for a new and a taken address.
 		return c.JSON(http.StatusAccepted, registrationAccepted)
 	}
-	if err := s.sessions.Start(ctx, reg.Identity.ID, clientOf(c)); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, reg.Identity.Profile())
+	s.setSessionCookie(c, reg.Session)
+	return c.JSON(http.StatusCreated, profileOf(reg.Identity.Profile()))
 }
 
 var registrationAccepted = map[string]string{"message": "Check your inbox to finish signing up."}
@@ -57,52 +54,40 @@ func (s *Server) login(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	identity, err := s.identities.Login(ctx, auth.Login{Identifier: req.Identifier, Password: req.Password, Client: clientOf(c)})
+	in, err := s.identities.Login(c.Request().Context(), auth.Login{
+		Identifier: req.Identifier, Password: req.Password, Client: clientOf(c), Current: currentSession(c),
+	})
 	if err != nil {
 		return err
 	}
-	if err := s.sessions.Start(ctx, identity.ID, clientOf(c)); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, identity.Profile())
+	s.setSessionCookie(c, in.Session)
+	return c.JSON(http.StatusOK, profileOf(in.Identity.Profile()))
 }
 
 // logout ends the session on the server and clears the cookie.
 func (s *Server) logout(c echo.Context) error {
-	ctx := c.Request().Context()
-	id, ok := s.sessions.IdentityID(ctx)
-	if !ok {
-		return auth.ErrUnauthenticated
-	}
-	if err := s.sessions.End(ctx); err != nil {
+	sess, err := sessionOf(c)
+	if err != nil {
 		return err
 	}
-	s.identities.Logout(ctx, id, clientOf(c))
+	if err := s.identities.Logout(c.Request().Context(), sess, clientOf(c)); err != nil {
+		return err
+	}
+	s.clearSessionCookie(c)
 	return c.NoContent(http.StatusNoContent)
 }
 
 // me returns the profile of the session's identity.
 func (s *Server) me(c echo.Context) error {
-	ctx := c.Request().Context()
-	id, err := s.identityOf(c)
+	sess, err := sessionOf(c)
 	if err != nil {
 		return err
 	}
-	profile, err := s.identities.CurrentProfile(ctx, id)
+	profile, err := s.identities.CurrentProfile(c.Request().Context(), sess.IdentityID)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, profile)
-}
-
-// identityOf is the identity of the request's session, or 401.
-func (s *Server) identityOf(c echo.Context) (uuid.UUID, error) {
-	id, ok := s.sessions.IdentityID(c.Request().Context())
-	if !ok {
-		return uuid.UUID{}, auth.ErrUnauthenticated
-	}
-	return id, nil
+	return c.JSON(http.StatusOK, profileOf(profile))
 }
 
 func clientOf(c echo.Context) auth.Client {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -10,8 +11,7 @@ import (
 
 // errOverloaded sheds a request at once when the server is full: a quick
 // 503 the client can retry beats a queue that times everyone out.
-var errOverloaded = &auth.Error{Kind: auth.KindUnavailable, Code: auth.CodeOverloaded,
-	Message: "The server is busy. Try again in a moment."}
+var errOverloaded = auth.Overloaded(time.Second, nil)
 
 // limitInFlight caps the API requests being served at once. Probes and
 // metrics stay outside the cap, so an overloaded instance still reports.

@@ -22,6 +22,8 @@ type countingStore struct {
 	byID atomic.Int64
 }
 
+func (s *countingStore) wrap(auth.IdentityStore) auth.IdentityStore { return s }
+
 func (s *countingStore) IdentityByID(ctx context.Context, id uuid.UUID) (auth.Identity, error) {
 	s.byID.Add(1)
 	return s.IdentityStore.IdentityByID(ctx, id)
@@ -54,7 +56,7 @@ func (c *countingValkey) DoMulti(ctx context.Context, cmds ...vk.Completed) []vk
 func TestMeIsServedFromTheCache(t *testing.T) {
 	store := &countingStore{IdentityStore: postgres.NewIdentityStore(testDB)}
 	counted := &countingValkey{Client: testValkey}
-	ts := newServer(t, serverOptions{store: store, valkey: counted})
+	ts := newServer(t, serverOptions{wrapIdentities: store.wrap, valkey: counted})
 	c := ts.client()
 	c.register(t)
 	for range 2 { // warm up: the cache fill and the first last-seen touch
@@ -74,6 +76,11 @@ func TestMeIsServedFromTheCache(t *testing.T) {
 	if p := c.do(http.MethodGet, "/api/v1/auth/me", nil).profile(t); p.GeoLocation == nil || *p.GeoLocation != "Quito" {
 		t.Errorf("me after a change = %+v, want the new location at once", p)
 	}
+}
+
+// replaceHasher puts h where the composition root puts the hash pool.
+func replaceHasher(h auth.PasswordHasher) func(auth.PasswordHasher) auth.PasswordHasher {
+	return func(auth.PasswordHasher) auth.PasswordHasher { return h }
 }
 
 // gatedHasher blocks every hash until the gate opens.
@@ -103,7 +110,7 @@ func TestSaturatedHashPoolSheds(t *testing.T) {
 	g := &gatedHasher{gate: make(chan struct{}), started: make(chan struct{}, 16)}
 	pool := hashpool.New(g, hashpool.Config{Size: 1, MaxQueue: 1}, nil)
 	pool.DummyHash() // made once, at start-up in production
-	ts := newServer(t, serverOptions{hasher: pool})
+	ts := newServer(t, serverOptions{wrapHasher: replaceHasher(pool)})
 	cr := credentials{Identifier: newEmail("pool"), Password: "correct horse battery staple"}
 
 	var wg sync.WaitGroup
@@ -142,7 +149,7 @@ func TestSaturatedHashPoolSheds(t *testing.T) {
 // once, while health checks still answer.
 func TestInFlightLimitSheds(t *testing.T) {
 	g := &gatedHasher{gate: make(chan struct{}), started: make(chan struct{}, 16)}
-	ts := newServer(t, serverOptions{hasher: g, maxInFlight: 1})
+	ts := newServer(t, serverOptions{wrapHasher: replaceHasher(g), env: map[string]string{"MAX_IN_FLIGHT": "1"}})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		ts.client().do(http.MethodPost, "/api/v1/auth/login", credentials{Identifier: newEmail("busy"), Password: "whatever pass"})

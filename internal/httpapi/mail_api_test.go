@@ -111,7 +111,7 @@ func TestRecoveryTokenRules(t *testing.T) {
 	t.Run("the database never holds a raw token", func(t *testing.T) {
 		token := recoveryToken(t, ts, cr.Identifier)
 		var n int
-		err := testDB.Pool.QueryRow(context.Background(), `SELECT
+		err := testDB.Pool().QueryRow(context.Background(), `SELECT
 			(SELECT count(*) FROM one_time_tokens WHERE position(convert_to($1, 'UTF8') in token_hash) > 0 OR email LIKE '%' || $1 || '%') +
 			(SELECT count(*) FROM river_job WHERE args::text LIKE '%' || $1 || '%' OR encode(convert_to(args::text, 'UTF8'), 'escape') LIKE '%' || $1 || '%')`, token).Scan(&n)
 		if err != nil {
@@ -121,7 +121,7 @@ func TestRecoveryTokenRules(t *testing.T) {
 			t.Errorf("%d rows hold the raw token", n)
 		}
 		var stored int
-		if err := testDB.Pool.QueryRow(context.Background(), `SELECT count(*) FROM one_time_tokens WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, token).Scan(&stored); err != nil || stored != 1 {
+		if err := testDB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM one_time_tokens WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, token).Scan(&stored); err != nil || stored != 1 {
 			t.Errorf("rows with the token's SHA-256 = %d, %v; want 1", stored, err)
 		}
 	})
@@ -164,21 +164,79 @@ func sameReply(t *testing.T, a, b response) {
 }
 
 func TestRecoveryMailLimitPerAddress(t *testing.T) {
-	ts := newServer(t, serverOptions{mailLimit: 3})
+	ts := newServer(t, serverOptions{env: map[string]string{"MAIL_LIMIT_PER_HOUR": "3"}})
 	cr := ts.client().register(t)
-	for i := range 5 {
+	since := dbNow(t)
+	for range 5 {
 		wantStatus(t, ts.client().do(http.MethodPost, "/api/v1/auth/recovery", map[string]string{"email": cr.Identifier}), http.StatusAccepted)
-		_ = i
 	}
-	// Give the queue time to deliver whatever was queued.
+	// Every mail queued is delivered before counting: none is in flight.
+	jobs := waitMailJobs(t, since, func(js []mailJob) bool { return allDone(js) })
+	if len(jobs) != 3 {
+		t.Errorf("%d recovery mails queued, want the limit of 3", len(jobs))
+	}
+	if n := countSubject(cr.Identifier, "Reset"); n != len(jobs) {
+		t.Errorf("recovery mails delivered = %d, want %d", n, len(jobs))
+	}
+}
+
+// mailJob is the state of one queued mail (River job) as the database has
+// it; the mail itself is sealed.
+type mailJob struct {
+	State    string
+	Attempts int
+	Errors   int
+}
+
+// dbNow is the database's clock, to which the jobs' times belong.
+func dbNow(t *testing.T) time.Time {
+	t.Helper()
+	var now time.Time
+	if err := testDB.Pool().QueryRow(context.Background(), `SELECT clock_timestamp()`).Scan(&now); err != nil {
+		t.Fatal(err)
+	}
+	return now
+}
+
+// waitMailJobs polls the mail jobs queued since `since` until done says
+// so, or fails the test at a deadline.
+func waitMailJobs(t *testing.T, since time.Time, done func([]mailJob) bool) []mailJob {
+	t.Helper()
 	deadline := time.Now().Add(mailWait)
-	for countSubject(cr.Identifier, "Reset") < 3 && time.Now().Before(deadline) {
+	for {
+		rows, err := testDB.Pool().Query(context.Background(), `SELECT state, attempt, coalesce(array_length(errors, 1), 0)
+			FROM river_job WHERE kind = 'send_mail' AND created_at >= $1 ORDER BY id`, since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var jobs []mailJob
+		for rows.Next() {
+			var j mailJob
+			if err := rows.Scan(&j.State, &j.Attempts, &j.Errors); err != nil {
+				t.Fatal(err)
+			}
+			jobs = append(jobs, j)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if done(jobs) {
+			return jobs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mail jobs never reached the awaited state: %+v", jobs)
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(300 * time.Millisecond)
-	if n := countSubject(cr.Identifier, "Reset"); n != 3 {
-		t.Errorf("recovery mails delivered = %d, want the limit of 3", n)
+}
+
+func allDone(jobs []mailJob) bool {
+	for _, j := range jobs {
+		if j.State != "completed" {
+			return false
+		}
 	}
+	return true
 }
 
 func countSubject(to, subject string) int {
@@ -206,11 +264,10 @@ func TestMailWaitsForSMTP(t *testing.T) {
 			testSink.Restart()
 		}
 	}()
+	since := dbNow(t)
 	wantStatus(t, ts.client().do(http.MethodPost, "/api/v1/auth/recovery", map[string]string{"email": cr.Identifier}), http.StatusAccepted)
-	time.Sleep(400 * time.Millisecond) // a few failed attempts
-	if n := countSubject(cr.Identifier, "Reset"); n != 0 {
-		t.Fatalf("%d mails while SMTP was down", n)
-	}
+	// The queue keeps trying: wait for two failed attempts on record.
+	waitMailJobs(t, since, func(js []mailJob) bool { return len(js) == 1 && js[0].Errors >= 2 && js[0].State != "completed" })
 	if err := testSink.Restart(); err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +275,7 @@ func TestMailWaitsForSMTP(t *testing.T) {
 	if _, err := testSink.WaitFor(cr.Identifier, "Reset", mailWait); err != nil {
 		t.Fatalf("mail did not arrive after SMTP came back: %v", err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	waitMailJobs(t, since, allDone)
 	if n := countSubject(cr.Identifier, "Reset"); n != 1 {
 		t.Errorf("mail delivered %d times, want once", n)
 	}
@@ -275,11 +332,8 @@ func TestVerifyByCode(t *testing.T) {
 	submit := func(code string) response {
 		return c.do(http.MethodPost, "/api/v1/auth/verify/code/submit", map[string]string{"code": code})
 	}
-	for i := range 5 {
-		r := submit(wrong)
-		if i < 4 {
-			wantStatus(t, r, http.StatusUnprocessableEntity)
-		}
+	for range 5 { // the fifth wrong code is still "incorrect", and voids the code
+		wantStatus(t, submit(wrong), http.StatusUnprocessableEntity)
 	}
 	// Five wrong attempts void the code: the right one no longer works.
 	wantStatus(t, submit(code), http.StatusGone)
@@ -288,16 +342,26 @@ func TestVerifyByCode(t *testing.T) {
 	before := countSubject(cr.Identifier, "Verify")
 	wantStatus(t, c.do(http.MethodPost, "/api/v1/auth/verify/code/send", nil), http.StatusAccepted)
 	deadline := time.Now().Add(mailWait)
-	for countSubject(cr.Identifier, "Verify") == before && time.Now().Before(deadline) {
+	for countSubject(cr.Identifier, "Verify") == before {
+		if time.Now().After(deadline) {
+			t.Fatalf("no new verification mail to %s", cr.Identifier)
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	msgs := testSink.Messages()
 	var fresh string
 	for i := len(msgs) - 1; i >= 0; i-- {
 		if strings.EqualFold(msgs[i].To[0], cr.Identifier) {
-			fresh = codePattern.FindStringSubmatch(msgs[i].Text)[1]
+			m := codePattern.FindStringSubmatch(msgs[i].Text)
+			if m == nil {
+				t.Fatalf("the new verification mail has no code:\n%s", msgs[i].Text)
+			}
+			fresh = m[1]
 			break
 		}
+	}
+	if fresh == code {
+		t.Error("the new mail repeats the voided code")
 	}
 	r := submit(fresh)
 	wantStatus(t, r, http.StatusOK)
@@ -308,7 +372,7 @@ func TestVerifyByCode(t *testing.T) {
 }
 
 func TestRequireVerifiedEmail(t *testing.T) {
-	ts := newServer(t, serverOptions{requireVerified: true})
+	ts := newServer(t, serverOptions{env: map[string]string{"REQUIRE_VERIFIED_EMAIL": "true"}})
 	cr := ts.client().register(t)
 	r := ts.client().do(http.MethodPost, "/api/v1/auth/login", cr)
 	wantStatus(t, r, http.StatusForbidden)

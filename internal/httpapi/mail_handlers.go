@@ -73,15 +73,16 @@ func (s *Server) verify(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, identity.Profile())
+	return c.JSON(http.StatusOK, profileOf(identity.Profile()))
 }
 
 // sendVerificationCode mails a new 6-digit code to the logged-in user.
 func (s *Server) sendVerificationCode(c echo.Context) error {
-	id, err := s.identityOf(c)
+	sess, err := sessionOf(c)
 	if err != nil {
 		return err
 	}
+	id := sess.IdentityID
 	if c.Request().ContentLength != 0 {
 		// The body is optional; when sent it must still be well-formed.
 		var req emailRequest
@@ -101,10 +102,11 @@ type codeRequest struct {
 
 // submitVerificationCode verifies the address with the code from the mail.
 func (s *Server) submitVerificationCode(c echo.Context) error {
-	id, err := s.identityOf(c)
+	sess, err := sessionOf(c)
 	if err != nil {
 		return err
 	}
+	id := sess.IdentityID
 	var req codeRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
@@ -113,5 +115,5 @@ func (s *Server) submitVerificationCode(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, identity.Profile())
+	return c.JSON(http.StatusOK, profileOf(identity.Profile()))
 }

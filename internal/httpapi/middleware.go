@@ -107,26 +107,3 @@ func (s *Server) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 		return next(c)
 	}
 }
-
-// loadSession reads the session named by the cookie and arranges for the
-// Set-Cookie header to be written exactly once, just before the response
-// headers, whichever path (success or error) writes them.
-func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		var token string
-		if ck, err := c.Cookie(s.sessions.CookieName()); err == nil {
-			token = ck.Value
-		}
-		ctx, err := s.sessions.Load(c.Request().Context(), token)
-		if err != nil {
-			return err
-		}
-		c.SetRequest(c.Request().WithContext(ctx))
-		c.Response().Before(func() {
-			s.sessions.WriteCookie(ctx, c.Response())
-			// scs adds its own cache header with the cookie; no-store is stricter.
-			c.Response().Header().Set("Cache-Control", "no-store")
-		})
-		return next(c)
-	}
-}

@@ -19,7 +19,7 @@ type problem struct {
 	Status int               `json:"status"`
 	Detail string            `json:"detail"`
 	Code   string            `json:"code"`
-	Errors []auth.FieldError `json:"errors,omitempty"`
+	Errors []fieldErrorView `json:"errors,omitempty"`
 }
 
 // Codes the HTTP layer adds to the domain's; stable like those.
@@ -66,7 +66,7 @@ func toProblem(err error) (p problem, retryAfter int, serverFault bool) {
 	switch {
 	case errors.As(err, &re):
 		p = newProblem(re.status, re.code, re.detail)
-		p.Errors = re.fields
+		p.Errors = fieldErrorsOf(re.fields)
 	case errors.As(err, &de):
 		status, ok := statusOf[de.Kind]
 		if !ok {
@@ -77,7 +77,7 @@ func toProblem(err error) (p problem, retryAfter int, serverFault bool) {
 			detail = "Internal error."
 		}
 		p = newProblem(status, de.Code, detail)
-		p.Errors = de.Fields
+		p.Errors = fieldErrorsOf(de.Fields)
 		retryAfter = retrySeconds(de)
 	case errors.As(err, &he):
 		p = echoProblem(he)

@@ -1,13 +1,14 @@
 // Package httpapi is the HTTP adapter of authd: Echo routes under /api/v1,
 // strict JSON decoding, session cookies and problem+json errors. Handlers
-// stay thin: decode, call one use case, render.
+// stay thin: decode, call one use case, render. Of sessions this layer
+// knows only the cookie: the token comes in with it, and a use case that
+// starts or ends a session hands back what the cookie must say.
 package httpapi
 
 import (
 	"context"
 	"log/slog"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,15 +20,16 @@ import (
 
 // Identities are the identity use cases the handlers call.
 type Identities interface {
+	Authenticate(ctx context.Context, tokens []string) (auth.Session, bool, error)
 	Register(ctx context.Context, cmd auth.Register) (auth.Registered, error)
-	Login(ctx context.Context, cmd auth.Login) (auth.Identity, error)
-	Logout(ctx context.Context, id uuid.UUID, c auth.Client)
+	Login(ctx context.Context, cmd auth.Login) (auth.LoggedIn, error)
+	Logout(ctx context.Context, current auth.Session, c auth.Client) error
 	CurrentProfile(ctx context.Context, id uuid.UUID) (auth.Profile, error)
-	ChangePassword(ctx context.Context, cmd auth.ChangePassword) (auth.Identity, error)
+	ChangePassword(ctx context.Context, cmd auth.ChangePassword) (auth.PasswordChanged, error)
 	UpdateProfile(ctx context.Context, cmd auth.UpdateProfile) (auth.Identity, error)
-	Sessions(ctx context.Context, id uuid.UUID) ([]auth.Session, error)
-	RevokeSession(ctx context.Context, id uuid.UUID, sessionID string, c auth.Client) error
-	RevokeOtherSessions(ctx context.Context, id uuid.UUID, keep string, c auth.Client) (int, error)
+	ListSessions(ctx context.Context, current auth.Session) ([]auth.Session, error)
+	RevokeSession(ctx context.Context, current auth.Session, sessionID string, c auth.Client) error
+	RevokeOtherSessions(ctx context.Context, current auth.Session, c auth.Client) (int, error)
 	Activity(ctx context.Context, id uuid.UUID) ([]auth.Event, error)
 	RequestRecovery(ctx context.Context, cmd auth.RequestRecovery) error
 	CompleteRecovery(ctx context.Context, cmd auth.CompleteRecovery) error
@@ -37,24 +39,20 @@ type Identities interface {
 	SubmitVerificationCode(ctx context.Context, id uuid.UUID, code string, c auth.Client) (auth.Identity, error)
 }
 
-// Sessions start, read and end cookie sessions.
-type Sessions interface {
-	CookieName() string
-	Load(ctx context.Context, token string) (context.Context, error)
-	IdentityID(ctx context.Context) (uuid.UUID, bool)
-	AuthenticatedAt(ctx context.Context) time.Time
-	HashedToken(ctx context.Context) string
-	Start(ctx context.Context, identityID uuid.UUID, client auth.Client) error
-	Renew(ctx context.Context, client auth.Client) error
-	End(ctx context.Context) error
-	WriteCookie(ctx context.Context, w http.ResponseWriter)
-}
-
 // Check is one readiness probe of a dependency.
 type Check func(ctx context.Context) error
 
+// Cookie is how the session cookie is set. It is HttpOnly and
+// SameSite=Lax always; Secure unless explicitly turned off for development.
+type Cookie struct {
+	Name   string
+	Domain string
+	Secure bool
+}
+
 // Config is what the server needs besides its collaborators.
 type Config struct {
+	Cookie       Cookie
 	BodyLimit    int64
 	ReadyTimeout time.Duration
 	OpenAPI      []byte
@@ -74,7 +72,6 @@ type Config struct {
 // Server holds the collaborators of the handlers.
 type Server struct {
 	identities Identities
-	sessions   Sessions
 	checks     map[string]Check
 	cfg        Config
 	log        *slog.Logger
@@ -82,11 +79,11 @@ type Server struct {
 }
 
 // New builds the Echo instance with every route and middleware.
-func New(identities Identities, sessions Sessions, checks map[string]Check, cfg Config, reg *prometheus.Registry, log *slog.Logger) (*echo.Echo, error) {
+func New(identities Identities, checks map[string]Check, cfg Config, reg *prometheus.Registry, log *slog.Logger) (*echo.Echo, error) {
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = time.Second
 	}
-	s := &Server{identities: identities, sessions: sessions, checks: checks, cfg: cfg, log: log, metrics: newMetrics(reg)}
+	s := &Server{identities: identities, checks: checks, cfg: cfg, log: log, metrics: newMetrics(reg)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	// The socket address, never a client-supplied header: X-Forwarded-For

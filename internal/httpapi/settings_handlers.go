@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -44,7 +45,7 @@ func (o optionalString) ptr() *string {
 
 // settings changes the password or the profile of the session's identity.
 func (s *Server) settings(c echo.Context) error {
-	id, err := s.identityOf(c)
+	sess, err := sessionOf(c)
 	if err != nil {
 		return err
 	}
@@ -58,18 +59,15 @@ func (s *Server) settings(c echo.Context) error {
 		if len(req.Traits) > 0 {
 			return invalidFields(auth.FieldError{Field: "traits", Code: "unknown_field", Message: "Traits are changed with method \"profile\"."})
 		}
-		identity, err := s.identities.ChangePassword(ctx, auth.ChangePassword{
-			IdentityID: id, Password: req.Password, CurrentPassword: req.CurrentPassword,
-			AuthenticatedAt: s.sessions.AuthenticatedAt(ctx), KeepSession: s.sessions.HashedToken(ctx), Client: clientOf(c),
+		changed, err := s.identities.ChangePassword(ctx, auth.ChangePassword{
+			Session: sess, Password: req.Password, CurrentPassword: req.CurrentPassword, Client: clientOf(c),
 		})
 		if err != nil {
 			return err
 		}
-		// A privilege change: the caller's session gets a new token too.
-		if err := s.sessions.Renew(ctx, clientOf(c)); err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, identity.Profile())
+		// A privilege change: the caller's session has a new token.
+		s.setSessionCookie(c, changed.Session)
+		return c.JSON(http.StatusOK, profileOf(changed.Identity.Profile()))
 	case "profile":
 		if req.Password != "" || req.CurrentPassword != "" {
 			return invalidFields(auth.FieldError{Field: "password", Code: "unknown_field", Message: "The password is changed with method \"password\"."})
@@ -81,11 +79,11 @@ func (s *Server) settings(c echo.Context) error {
 		if err := decodeBody(req.Traits, &t); err != nil {
 			return prefixFields(err, "traits.")
 		}
-		identity, err := s.identities.UpdateProfile(ctx, auth.UpdateProfile{IdentityID: id, Username: t.Username.ptr(), GeoLocation: t.GeoLocation.ptr(), Client: clientOf(c)})
+		identity, err := s.identities.UpdateProfile(ctx, auth.UpdateProfile{IdentityID: sess.IdentityID, Username: t.Username.ptr(), GeoLocation: t.GeoLocation.ptr(), Client: clientOf(c)})
 		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, identity.Profile())
+		return c.JSON(http.StatusOK, profileOf(identity.Profile()))
 	case "":
 		return invalidFields(auth.FieldError{Field: "method", Code: "required", Message: "Choose method \"password\" or \"profile\"."})
 	default:
@@ -95,8 +93,8 @@ func (s *Server) settings(c echo.Context) error {
 
 // prefixFields points field errors of a nested object at its full path.
 func prefixFields(err error, prefix string) error {
-	re, ok := err.(*requestError)
-	if !ok {
+	var re *requestError
+	if !errors.As(err, &re) {
 		return err
 	}
 	for i := range re.fields {

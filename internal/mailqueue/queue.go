@@ -29,10 +29,11 @@ type Sender interface {
 	Send(ctx context.Context, msg smtp.Message) error
 }
 
-// PurgeFunc deletes expired one-time tokens and returns how many. It is a
-// function, not a port, because the token store it calls is itself built
-// on this queue.
-type PurgeFunc func(ctx context.Context, now time.Time) (int64, error)
+// Purger deletes expired one-time tokens and returns how many; the queue
+// runs it periodically, on one instance at a time.
+type Purger interface {
+	PurgeExpired(ctx context.Context, now time.Time) (int64, error)
+}
 
 // Config tunes delivery.
 type Config struct {
@@ -68,7 +69,7 @@ type Queue struct {
 }
 
 // New builds the queue over pool. Call Start to run the workers.
-func New(pool *pgxpool.Pool, sender Sender, purge PurgeFunc, cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Queue, error) {
+func New(pool *pgxpool.Pool, sender Sender, purge Purger, cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Queue, error) {
 	s, err := newSealer(cfg.Secret)
 	if err != nil {
 		return nil, err
@@ -119,17 +120,42 @@ func (q *Queue) Stop(ctx context.Context) error {
 	return q.client.Stop(ctx)
 }
 
-// EnqueueTx queues m in tx: the mail exists exactly if tx commits.
-func (q *Queue) EnqueueTx(ctx context.Context, tx pgx.Tx, m auth.Mail) error {
-	plain, err := json.Marshal(m)
+// Outbox is the domain's outbox on this queue: inside tx, so that a mail
+// exists exactly if tx commits, or, with a nil tx, on its own.
+func (q *Queue) Outbox(tx pgx.Tx) auth.Outbox { return outbox{q: q, tx: tx} }
+
+type outbox struct {
+	q  *Queue
+	tx pgx.Tx
+}
+
+var _ auth.Outbox = outbox{}
+
+// Queue seals m and inserts its job.
+func (o outbox) Queue(ctx context.Context, m auth.Mail) error {
+	plain, err := json.Marshal(mailRecord(m))
 	if err != nil {
 		return auth.Internal("mailqueue: encode", err)
 	}
-	if _, err := q.client.InsertTx(ctx, tx, sendMailArgs{Sealed: q.sealer.seal(plain)}, &river.InsertOpts{Queue: queueName}); err != nil {
-		return err
+	args, opts := sendMailArgs{Sealed: o.q.sealer.seal(plain)}, &river.InsertOpts{Queue: queueName}
+	if o.tx != nil {
+		_, err = o.q.client.InsertTx(ctx, o.tx, args, opts)
+	} else {
+		_, err = o.q.client.Insert(ctx, args, opts)
 	}
-	q.metrics.queued.Inc()
+	if err != nil {
+		return auth.Unavailable("mailqueue: queue mail", err)
+	}
+	o.q.metrics.queued.Inc()
 	return nil
+}
+
+// mailRecord is a mail as the sealed job holds it: this adapter's wire
+// format.
+type mailRecord struct {
+	To       string            `json:"To"`
+	Template string            `json:"Template"`
+	Data     map[string]string `json:"Data"`
 }
 
 type sendWorker struct {
@@ -159,7 +185,7 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendMailArgs]) err
 		w.giveUp(ctx, job, "cannot be unsealed (is SECRET_KEY the same on every instance?)")
 		return river.JobCancel(errors.New("mail cannot be unsealed"))
 	}
-	var m auth.Mail
+	var m mailRecord
 	if err := json.Unmarshal(plain, &m); err != nil {
 		w.giveUp(ctx, job, "cannot be decoded")
 		return river.JobCancel(errors.New("mail cannot be decoded"))
@@ -195,12 +221,12 @@ func (w *sendWorker) giveUp(ctx context.Context, job *river.Job[sendMailArgs], w
 
 type purgeWorker struct {
 	river.WorkerDefaults[purgeArgs]
-	purge PurgeFunc
+	purge Purger
 	log   *slog.Logger
 }
 
 func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[purgeArgs]) error {
-	n, err := w.purge(ctx, time.Now())
+	n, err := w.purge.PurgeExpired(ctx, time.Now())
 	if err != nil {
 		return err
 	}

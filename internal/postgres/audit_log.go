@@ -20,7 +20,7 @@ func NewAuditLog(db *DB) *AuditLog { return &AuditLog{db: db} }
 func (a *AuditLog) Record(ctx context.Context, e auth.Event) error {
 	ctx, cancel := a.db.deadline(ctx)
 	defer cancel()
-	_, err := a.db.Pool.Exec(ctx,
+	_, err := a.db.q.Exec(ctx,
 		`INSERT INTO audit_events (identity_id, event, ip, user_agent, request_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 		e.IdentityID, string(e.Type), e.IP, e.UserAgent, e.RequestID, e.CreatedAt)
 	if err != nil {
@@ -33,7 +33,7 @@ func (a *AuditLog) Record(ctx context.Context, e auth.Event) error {
 func (a *AuditLog) Recent(ctx context.Context, identityID uuid.UUID, limit int) ([]auth.Event, error) {
 	ctx, cancel := a.db.deadline(ctx)
 	defer cancel()
-	rows, err := a.db.Pool.Query(ctx,
+	rows, err := a.db.q.Query(ctx,
 		`SELECT event, ip, user_agent, request_id, created_at FROM audit_events
 		 WHERE identity_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, identityID, limit)
 	if err != nil {

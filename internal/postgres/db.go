@@ -1,5 +1,5 @@
-// Package postgres is the PostgreSQL adapter of authd: the identity store
-// and the goose migrations, over a pgx connection pool.
+// Package postgres is the PostgreSQL adapter of authd: the identity, token
+// and audit stores and the goose migrations, over a pgx connection pool.
 package postgres
 
 import (
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -24,10 +25,49 @@ type PoolOptions struct {
 	QueryTimeout time.Duration
 }
 
-// DB is the pool plus the per-call deadline.
+// DB is the one handle of the stores: the pool, or a transaction on it,
+// plus the per-call deadline. Stores built on a transaction's DB compose:
+// what they write commits or rolls back together.
 type DB struct {
-	Pool    *pgxpool.Pool
+	q       querier
+	pool    *pgxpool.Pool
+	tx      pgx.Tx // nil outside a transaction
 	timeout time.Duration
+}
+
+// querier is what a pool and a transaction have in common.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Pool is the connection pool, for what runs beside the stores (the mail
+// queue, migrations).
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// Tx is the transaction of a handle made by Transact, or nil.
+func (db *DB) Tx() pgx.Tx { return db.tx }
+
+// Transact runs fn with a handle on a transaction, under the call deadline,
+// and commits when fn returns nil. Inside a transaction it nests with a
+// savepoint. Domain errors from fn pass through as they are; driver errors
+// are classified.
+func (db *DB) Transact(ctx context.Context, fn func(tx *DB) error) error {
+	ctx, cancel := db.deadline(ctx)
+	defer cancel()
+	err := pgx.BeginFunc(ctx, db.q, func(tx pgx.Tx) error {
+		return fn(&DB{q: tx, pool: db.pool, tx: tx, timeout: db.timeout})
+	})
+	if err == nil {
+		return nil
+	}
+	var de *auth.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	return classify("postgres: transaction", err)
 }
 
 // Open connects to PostgreSQL and checks the connection.
@@ -47,7 +87,7 @@ func Open(ctx context.Context, url string, o PoolOptions) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open pool: %w", err)
 	}
-	db := &DB{Pool: pool, timeout: o.QueryTimeout}
+	db := &DB{q: pool, pool: pool, timeout: o.QueryTimeout}
 	if err := db.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -56,13 +96,13 @@ func Open(ctx context.Context, url string, o PoolOptions) (*DB, error) {
 }
 
 // Close releases every connection.
-func (db *DB) Close() { db.Pool.Close() }
+func (db *DB) Close() { db.pool.Close() }
 
 // Ping checks that a connection can be had and answers.
 func (db *DB) Ping(ctx context.Context) error {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
-	if err := db.Pool.Ping(ctx); err != nil {
+	if err := db.pool.Ping(ctx); err != nil {
 		return auth.Unavailable("postgres: ping", err)
 	}
 	return nil

@@ -27,7 +27,7 @@ const identityColumns = `id, email, email_verified_at, username, geo_location, p
 func (s *IdentityStore) CreateIdentity(ctx context.Context, i auth.Identity) error {
 	ctx, cancel := s.db.deadline(ctx)
 	defer cancel()
-	_, err := s.db.Pool.Exec(ctx, `INSERT INTO identities (`+identityColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
+	_, err := s.db.q.Exec(ctx, `INSERT INTO identities (`+identityColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
 		i.ID, i.Email.String(), i.EmailVerifiedAt, nullable(i.Username), nullable(i.GeoLocation), i.PasswordHash, string(i.State), i.CreatedAt, i.UpdatedAt)
 	if err != nil {
 		return uniqueViolation(err, "postgres: create identity")
@@ -39,7 +39,7 @@ func (s *IdentityStore) CreateIdentity(ctx context.Context, i auth.Identity) err
 func (s *IdentityStore) IdentityByEmail(ctx context.Context, email auth.Email) (auth.Identity, error) {
 	ctx, cancel := s.db.deadline(ctx)
 	defer cancel()
-	row := s.db.Pool.QueryRow(ctx, `SELECT `+identityColumns+` FROM identities WHERE lower(email) = $1`, email.String())
+	row := s.db.q.QueryRow(ctx, `SELECT `+identityColumns+` FROM identities WHERE lower(email) = $1`, email.String())
 	return scanIdentity(row, "postgres: identity by email")
 }
 
@@ -47,7 +47,7 @@ func (s *IdentityStore) IdentityByEmail(ctx context.Context, email auth.Email) (
 func (s *IdentityStore) IdentityByID(ctx context.Context, id uuid.UUID) (auth.Identity, error) {
 	ctx, cancel := s.db.deadline(ctx)
 	defer cancel()
-	row := s.db.Pool.QueryRow(ctx, `SELECT `+identityColumns+` FROM identities WHERE id = $1`, id)
+	row := s.db.q.QueryRow(ctx, `SELECT `+identityColumns+` FROM identities WHERE id = $1`, id)
 	return scanIdentity(row, "postgres: identity by id")
 }
 
@@ -55,7 +55,7 @@ func (s *IdentityStore) IdentityByID(ctx context.Context, id uuid.UUID) (auth.Id
 func (s *IdentityStore) UpdatePasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time) error {
 	ctx, cancel := s.db.deadline(ctx)
 	defer cancel()
-	tag, err := s.db.Pool.Exec(ctx, `UPDATE identities SET password_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, at)
+	tag, err := s.db.q.Exec(ctx, `UPDATE identities SET password_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, at)
 	if err != nil {
 		return classify("postgres: update password hash", err)
 	}
@@ -70,7 +70,7 @@ func (s *IdentityStore) UpdatePasswordHash(ctx context.Context, id uuid.UUID, ha
 func (s *IdentityStore) UpdateProfile(ctx context.Context, id uuid.UUID, username, geoLocation string, at time.Time) error {
 	ctx, cancel := s.db.deadline(ctx)
 	defer cancel()
-	tag, err := s.db.Pool.Exec(ctx, `UPDATE identities SET username = $2, geo_location = $3, updated_at = $4 WHERE id = $1`,
+	tag, err := s.db.q.Exec(ctx, `UPDATE identities SET username = $2, geo_location = $3, updated_at = $4 WHERE id = $1`,
 		id, nullable(username), nullable(geoLocation), at)
 	if err != nil {
 		return uniqueViolation(err, "postgres: update profile")
@@ -85,7 +85,7 @@ func (s *IdentityStore) UpdateProfile(ctx context.Context, id uuid.UUID, usernam
 func (s *IdentityStore) MarkEmailVerified(ctx context.Context, id uuid.UUID, at time.Time) error {
 	ctx, cancel := s.db.deadline(ctx)
 	defer cancel()
-	tag, err := s.db.Pool.Exec(ctx, `UPDATE identities SET email_verified_at = $2, updated_at = $2 WHERE id = $1`, id, at)
+	tag, err := s.db.q.Exec(ctx, `UPDATE identities SET email_verified_at = $2, updated_at = $2 WHERE id = $1`, id, at)
 	if err != nil {
 		return classify("postgres: mark e-mail verified", err)
 	}

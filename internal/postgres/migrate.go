@@ -24,7 +24,7 @@ func NewMigrator(db *DB, migrations fs.FS) (*Migrator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: migration lock: %w", err)
 	}
-	sqlDB := stdlib.OpenDBFromPool(db.Pool)
+	sqlDB := stdlib.OpenDBFromPool(db.pool)
 	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, migrations,
 		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
 	if err != nil {

@@ -206,7 +206,7 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 		t.Fatalf("Recent = %+v, %v", got, err)
 	}
 	for _, q := range []string{`UPDATE audit_events SET event = 'x'`, `DELETE FROM audit_events`} {
-		if _, err := db.Pool.Exec(ctx, q); err == nil {
+		if _, err := db.Pool().Exec(ctx, q); err == nil {
 			t.Errorf("%s succeeded on the append-only table", q)
 		}
 	}

@@ -12,42 +12,32 @@ import (
 	"github.com/authd/authd/internal/auth"
 )
 
-// MailEnqueuer queues a mail inside the caller's transaction, so the mail
-// is queued exactly when the rows written with it are committed.
-type MailEnqueuer interface {
-	EnqueueTx(ctx context.Context, tx pgx.Tx, m auth.Mail) error
-}
-
-// TokenStore keeps one-time tokens in one_time_tokens and queues their
-// mails in the same transactions.
-type TokenStore struct {
-	db   *DB
-	mail MailEnqueuer
-}
+// TokenStore keeps one-time tokens in one_time_tokens.
+type TokenStore struct{ db *DB }
 
 var _ auth.TokenStore = (*TokenStore)(nil)
 
-// NewTokenStore returns a token store over db that queues mail with mail.
-func NewTokenStore(db *DB, mail MailEnqueuer) *TokenStore { return &TokenStore{db: db, mail: mail} }
+// NewTokenStore returns a token store over db (a pool or a transaction).
+func NewTokenStore(db *DB) *TokenStore { return &TokenStore{db: db} }
 
-// Issue voids the identity's live tokens of the purpose, stores t and
-// queues the mail, in one transaction.
-func (s *TokenStore) Issue(ctx context.Context, t auth.IssuedToken, m auth.Mail) error {
-	return s.inTx(ctx, "postgres: issue token", func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE one_time_tokens SET used_at = $3 WHERE identity_id = $1 AND purpose = $2 AND used_at IS NULL`,
+// Issue voids the identity's live tokens of the purpose and stores t,
+// atomically.
+func (s *TokenStore) Issue(ctx context.Context, t auth.IssuedToken) error {
+	return s.db.Transact(ctx, func(tx *DB) error {
+		if _, err := tx.q.Exec(ctx, `UPDATE one_time_tokens SET used_at = $3 WHERE identity_id = $1 AND purpose = $2 AND used_at IS NULL`,
 			t.IdentityID, string(t.Purpose), t.CreatedAt); err != nil {
-			return err
+			return classify("postgres: void tokens", err)
 		}
 		var codeExpires *time.Time
 		if t.CodeHash != nil {
 			codeExpires = &t.CodeExpiresAt
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO one_time_tokens (id, identity_id, purpose, email, token_hash, expires_at, code_hash, code_expires_at, created_at)
+		if _, err := tx.q.Exec(ctx, `INSERT INTO one_time_tokens (id, identity_id, purpose, email, token_hash, expires_at, code_hash, code_expires_at, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			t.ID, t.IdentityID, string(t.Purpose), t.Email.String(), t.TokenHash, t.ExpiresAt, t.CodeHash, codeExpires, t.CreatedAt); err != nil {
-			return err
+			return classify("postgres: issue token", err)
 		}
-		return s.mail.EnqueueTx(ctx, tx, m)
+		return nil
 	})
 }
 
@@ -55,7 +45,7 @@ func (s *TokenStore) Issue(ctx context.Context, t auth.IssuedToken, m auth.Mail)
 func (s *TokenStore) Lookup(ctx context.Context, p auth.Purpose, hash []byte, now time.Time) (auth.RedeemedToken, error) {
 	ctx, cancel := s.db.deadline(ctx)
 	defer cancel()
-	row := s.db.Pool.QueryRow(ctx, `SELECT identity_id, email FROM one_time_tokens
+	row := s.db.q.QueryRow(ctx, `SELECT identity_id, email FROM one_time_tokens
 		WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3`, hash, string(p), now)
 	return scanRedeemed(row, "postgres: look up token")
 }
@@ -65,29 +55,17 @@ func (s *TokenStore) Lookup(ctx context.Context, p auth.Purpose, hash []byte, no
 func (s *TokenStore) Redeem(ctx context.Context, p auth.Purpose, hash []byte, now time.Time) (auth.RedeemedToken, error) {
 	ctx, cancel := s.db.deadline(ctx)
 	defer cancel()
-	return redeem(ctx, s.db.Pool, p, hash, now)
-}
-
-// RedeemRecovery uses a recovery token and sets the password in one
-// transaction: either both happen or neither.
-func (s *TokenStore) RedeemRecovery(ctx context.Context, hash []byte, passwordHash string, now time.Time) (auth.RedeemedToken, error) {
-	var out auth.RedeemedToken
-	err := s.inTx(ctx, "postgres: redeem recovery token", func(tx pgx.Tx) error {
-		var err error
-		if out, err = redeem(ctx, tx, auth.PurposeRecovery, hash, now); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE identities SET password_hash = $2, updated_at = $3 WHERE id = $1`, out.IdentityID, passwordHash, now)
-		return err
-	})
-	return out, err
+	row := s.db.q.QueryRow(ctx, `UPDATE one_time_tokens SET used_at = $3
+		WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
+		RETURNING identity_id, email`, hash, string(p), now)
+	return scanRedeemed(row, "postgres: redeem token")
 }
 
 // SubmitCode checks a verification code against the identity's latest
 // live code, counting wrong attempts under a row lock.
 func (s *TokenStore) SubmitCode(ctx context.Context, identityID uuid.UUID, codeHash []byte, maxAttempts int, now time.Time) (auth.CodeResult, auth.RedeemedToken, error) {
 	result, out := auth.CodeVoid, auth.RedeemedToken{}
-	err := s.inTx(ctx, "postgres: submit code", func(tx pgx.Tx) error {
+	err := s.db.Transact(ctx, func(tx *DB) error {
 		var (
 			id       uuid.UUID
 			email    string
@@ -95,35 +73,34 @@ func (s *TokenStore) SubmitCode(ctx context.Context, identityID uuid.UUID, codeH
 			expires  *time.Time
 			attempts int
 		)
-		err := tx.QueryRow(ctx, `SELECT id, email, code_hash, code_expires_at, code_attempts FROM one_time_tokens
+		err := tx.q.QueryRow(ctx, `SELECT id, email, code_hash, code_expires_at, code_attempts FROM one_time_tokens
 			WHERE identity_id = $1 AND purpose = 'verification' AND used_at IS NULL AND code_hash IS NOT NULL
 			ORDER BY created_at DESC LIMIT 1 FOR UPDATE`, identityID).Scan(&id, &email, &stored, &expires, &attempts)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
 		if err != nil {
-			return err
+			return classify("postgres: submit code", err)
 		}
 		if expires == nil || !now.Before(*expires) || attempts >= maxAttempts {
 			return nil
 		}
 		if subtle.ConstantTimeCompare(stored, codeHash) == 1 {
 			result, out = auth.CodeAccepted, auth.RedeemedToken{IdentityID: identityID, Email: auth.EmailFromStore(email)}
-			_, err = tx.Exec(ctx, `UPDATE one_time_tokens SET used_at = $2 WHERE id = $1`, id, now)
-			return err
+			if _, err := tx.q.Exec(ctx, `UPDATE one_time_tokens SET used_at = $2 WHERE id = $1`, id, now); err != nil {
+				return classify("postgres: submit code", err)
+			}
+			return nil
 		}
 		result = auth.CodeWrong
 		// The last allowed attempt voids the code (and its link) for good.
-		_, err = tx.Exec(ctx, `UPDATE one_time_tokens SET code_attempts = code_attempts + 1,
-			used_at = CASE WHEN code_attempts + 1 >= $3::int THEN $2::timestamptz ELSE NULL END WHERE id = $1`, id, now, maxAttempts)
-		return err
+		if _, err := tx.q.Exec(ctx, `UPDATE one_time_tokens SET code_attempts = code_attempts + 1,
+			used_at = CASE WHEN code_attempts + 1 >= $3::int THEN $2::timestamptz ELSE NULL END WHERE id = $1`, id, now, maxAttempts); err != nil {
+			return classify("postgres: submit code", err)
+		}
+		return nil
 	})
 	return result, out, err
-}
-
-// QueueMail queues a mail that carries no token.
-func (s *TokenStore) QueueMail(ctx context.Context, m auth.Mail) error {
-	return s.inTx(ctx, "postgres: queue mail", func(tx pgx.Tx) error { return s.mail.EnqueueTx(ctx, tx, m) })
 }
 
 // PurgeExpired deletes tokens that expired or were used more than a day
@@ -132,22 +109,11 @@ func (s *TokenStore) PurgeExpired(ctx context.Context, now time.Time) (int64, er
 	ctx, cancel := s.db.deadline(ctx)
 	defer cancel()
 	cutoff := now.Add(-24 * time.Hour)
-	tag, err := s.db.Pool.Exec(ctx, `DELETE FROM one_time_tokens WHERE expires_at < $1 OR used_at < $1`, cutoff)
+	tag, err := s.db.q.Exec(ctx, `DELETE FROM one_time_tokens WHERE expires_at < $1 OR used_at < $1`, cutoff)
 	if err != nil {
 		return 0, classify("postgres: purge tokens", err)
 	}
 	return tag.RowsAffected(), nil
-}
-
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-func redeem(ctx context.Context, q querier, p auth.Purpose, hash []byte, now time.Time) (auth.RedeemedToken, error) {
-	row := q.QueryRow(ctx, `UPDATE one_time_tokens SET used_at = $3
-		WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
-		RETURNING identity_id, email`, hash, string(p), now)
-	return scanRedeemed(row, "postgres: redeem token")
 }
 
 func scanRedeemed(row pgx.Row, op string) (auth.RedeemedToken, error) {
@@ -164,20 +130,4 @@ func scanRedeemed(row pgx.Row, op string) (auth.RedeemedToken, error) {
 	}
 	out.Email = auth.EmailFromStore(email)
 	return out, nil
-}
-
-// inTx runs fn in a transaction under the call deadline. Domain errors from
-// fn pass through; driver errors are classified.
-func (s *TokenStore) inTx(ctx context.Context, op string, fn func(pgx.Tx) error) error {
-	ctx, cancel := s.db.deadline(ctx)
-	defer cancel()
-	err := pgx.BeginFunc(ctx, s.db.Pool, fn)
-	if err == nil {
-		return nil
-	}
-	var de *auth.Error
-	if errors.As(err, &de) {
-		return err
-	}
-	return classify(op, err)
 }

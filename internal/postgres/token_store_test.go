@@ -8,26 +8,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/authd/authd/internal/auth"
 	"github.com/authd/authd/internal/postgres"
 )
-
-// recordingQueue stands in for the mail queue: it writes a row in the
-// caller's transaction, so a rolled-back issue leaves no mail behind.
-type recordingQueue struct{ fail bool }
-
-func (q *recordingQueue) EnqueueTx(ctx context.Context, tx pgx.Tx, m auth.Mail) error {
-	if q.fail {
-		return errors.New("queue refused")
-	}
-	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS test_mails (recipient text)`); err != nil {
-		return err
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO test_mails VALUES ($1)`, m.To)
-	return err
-}
 
 func hashOf(s string) []byte { sum := sha256.Sum256([]byte(s)); return sum[:] }
 
@@ -38,12 +22,11 @@ func TestTokenStore(t *testing.T) {
 	if err := postgres.NewIdentityStore(db).CreateIdentity(ctx, identity); err != nil {
 		t.Fatal(err)
 	}
-	queue := &recordingQueue{}
-	store := postgres.NewTokenStore(db, queue)
+	store := postgres.NewTokenStore(db)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	issue := func(token string, at time.Time) error {
 		return store.Issue(ctx, auth.IssuedToken{ID: uuid.New(), IdentityID: identity.ID, Purpose: auth.PurposeRecovery, Email: identity.Email,
-			TokenHash: hashOf(token), ExpiresAt: at.Add(time.Hour), CreatedAt: at}, auth.Mail{To: identity.Email.String(), Template: "recovery"})
+			TokenHash: hashOf(token), ExpiresAt: at.Add(time.Hour), CreatedAt: at})
 	}
 
 	if err := issue("first", now); err != nil {
@@ -58,19 +41,36 @@ func TestTokenStore(t *testing.T) {
 	if _, err := store.Redeem(ctx, auth.PurposeVerification, hashOf("second"), now.Add(2*time.Second)); !errors.Is(err, auth.ErrTokenInvalid) {
 		t.Errorf("a recovery token redeemed as verification: %v", err)
 	}
-	if _, err := store.RedeemRecovery(ctx, hashOf("second"), "$argon2id$new", now.Add(2*time.Second)); err != nil {
-		t.Fatalf("RedeemRecovery: %v", err)
+	// Stores on one transaction compose: the redeem and the new hash
+	// commit together.
+	err := db.Transact(ctx, func(tx *postgres.DB) error {
+		if _, err := postgres.NewTokenStore(tx).Redeem(ctx, auth.PurposeRecovery, hashOf("second"), now.Add(2*time.Second)); err != nil {
+			return err
+		}
+		return postgres.NewIdentityStore(tx).UpdatePasswordHash(ctx, identity.ID, "$argon2id$new", now.Add(2*time.Second))
+	})
+	if err != nil {
+		t.Fatalf("redeem and set the password in one transaction: %v", err)
+	}
+	if got, err := postgres.NewIdentityStore(db).IdentityByID(ctx, identity.ID); err != nil || got.PasswordHash != "$argon2id$new" {
+		t.Errorf("after the transaction: hash %q, %v", got.PasswordHash, err)
 	}
 	if _, err := store.Redeem(ctx, auth.PurposeRecovery, hashOf("second"), now.Add(3*time.Second)); !errors.Is(err, auth.ErrTokenInvalid) {
 		t.Errorf("a used token redeemed again: %v", err)
 	}
 
-	// A queue failure rolls the token back with it.
-	queue.fail = true
-	if err := issue("third", now.Add(4*time.Second)); err == nil {
-		t.Fatal("Issue succeeded although the mail could not be queued")
+	// A failure later in the transaction rolls the token back with it.
+	errLater := errors.New("the mail could not be queued")
+	err = db.Transact(ctx, func(tx *postgres.DB) error {
+		if err := postgres.NewTokenStore(tx).Issue(ctx, auth.IssuedToken{ID: uuid.New(), IdentityID: identity.ID, Purpose: auth.PurposeRecovery,
+			Email: identity.Email, TokenHash: hashOf("third"), ExpiresAt: now.Add(time.Hour), CreatedAt: now.Add(4 * time.Second)}); err != nil {
+			return err
+		}
+		return errLater
+	})
+	if !errors.Is(err, errLater) {
+		t.Fatalf("Transact = %v, want the function's own error", err)
 	}
-	queue.fail = false
 	if _, err := store.Lookup(ctx, auth.PurposeRecovery, hashOf("third"), now.Add(5*time.Second)); !errors.Is(err, auth.ErrTokenInvalid) {
 		t.Errorf("a token whose mail failed was stored: %v", err)
 	}

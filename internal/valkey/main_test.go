@@ -307,3 +307,19 @@ func openVia(t *testing.T, p *proxy) vk.Client {
 	t.Cleanup(c.Close)
 	return c
 }
+
+// testSubjectKey keys the hashes of personal data in the tests' keys.
+var testSubjectKey = []byte("authd-test-subject-key")
+
+func testHandle(c vk.Client, prefix string, timeout time.Duration) Handle {
+	return NewHandle(c, prefix, timeout, testSubjectKey)
+}
+
+func testIndex(c vk.Client, p string, d time.Duration) *sessionIndex {
+	return newSessionIndex(testHandle(c, p, d))
+}
+func testStore(c vk.Client, p string, d time.Duration) *SessionStore {
+	return NewSessionStore(testHandle(c, p, d))
+}
+func testLockout(c vk.Client, p string, d time.Duration) *lockout { return newLockout(testHandle(c, p, d)) }
+func testWindow(c vk.Client, p string, d time.Duration) *window  { return newWindow(testHandle(c, p, d)) }

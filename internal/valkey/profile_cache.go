@@ -20,10 +20,21 @@ import (
 // the server could still be in flight when the next request reads the
 // local copy, and a changed profile must show on every instance at once.
 type ProfileCache struct {
-	c       vk.Client
-	prefix  string
-	ttl     time.Duration
-	timeout time.Duration
+	Handle
+	ttl time.Duration
+}
+
+// profileRecord is a profile as the cache stores it: this adapter's wire
+// format, apart from the API's. An entry that does not decode is a miss.
+type profileRecord struct {
+	ID            uuid.UUID  `json:"id"`
+	Email         string     `json:"email"`
+	EmailVerified bool       `json:"email_verified"`
+	Username      *string    `json:"username"`
+	GeoLocation   *string    `json:"geo_location"`
+	State         auth.State `json:"state"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
 }
 
 var _ auth.ProfileCache = (*ProfileCache)(nil)
@@ -34,32 +45,32 @@ var _ auth.ProfileCache = (*ProfileCache)(nil)
 const invalidationHold = 5 * time.Second
 
 // NewProfileCache caches profiles for ttl.
-func NewProfileCache(c vk.Client, prefix string, ttl, timeout time.Duration) *ProfileCache {
-	return &ProfileCache{c: c, prefix: prefix, ttl: ttl, timeout: timeout}
+func NewProfileCache(h Handle, ttl time.Duration) *ProfileCache {
+	return &ProfileCache{Handle: h, ttl: ttl}
 }
 
 // The hash tag keeps a profile and its invalidation marker on one slot.
-func (p *ProfileCache) key(id uuid.UUID) string { return p.prefix + "profile:{" + id.String() + "}" }
+func (p *ProfileCache) profileKey(id uuid.UUID) string { return p.key("profile:{" + id.String() + "}") }
 func (p *ProfileCache) holdKey(id uuid.UUID) string {
-	return p.prefix + "profile-hold:{" + id.String() + "}"
+	return p.key("profile-hold:{" + id.String() + "}")
 }
 
 // Get returns the cached profile, if any.
 func (p *ProfileCache) Get(ctx context.Context, id uuid.UUID) (auth.Profile, bool, error) {
-	ctx, cancel := withTimeout(ctx, p.timeout)
+	ctx, cancel := p.call(ctx)
 	defer cancel()
-	b, err := p.c.Do(ctx, p.c.B().Get().Key(p.key(id)).Build()).AsBytes()
+	b, err := p.c.Do(ctx, p.c.B().Get().Key(p.profileKey(id)).Build()).AsBytes()
 	if vk.IsValkeyNil(err) {
 		return auth.Profile{}, false, nil
 	}
 	if err != nil {
 		return auth.Profile{}, false, fmt.Errorf("valkey: profile cache get: %w", err)
 	}
-	var prof auth.Profile
-	if err := json.Unmarshal(b, &prof); err != nil {
+	var r profileRecord
+	if err := json.Unmarshal(b, &r); err != nil || r.ID != id {
 		return auth.Profile{}, false, nil // an old format: treat as a miss
 	}
-	return prof, true, nil
+	return auth.Profile(r), true, nil
 }
 
 var putScript = vk.NewLuaScript(`
@@ -70,13 +81,13 @@ return 1`)
 // Put caches a profile read from the database, unless the profile was
 // invalidated in the last few seconds.
 func (p *ProfileCache) Put(ctx context.Context, prof auth.Profile) error {
-	b, err := json.Marshal(prof)
+	b, err := json.Marshal(profileRecord(prof))
 	if err != nil {
 		return err
 	}
-	ctx, cancel := withTimeout(ctx, p.timeout)
+	ctx, cancel := p.call(ctx)
 	defer cancel()
-	err = putScript.Exec(ctx, p.c, []string{p.key(prof.ID), p.holdKey(prof.ID)},
+	err = putScript.Exec(ctx, p.c, []string{p.profileKey(prof.ID), p.holdKey(prof.ID)},
 		[]string{string(b), fmt.Sprint(p.ttl.Milliseconds())}).Error()
 	if err != nil {
 		return fmt.Errorf("valkey: profile cache put: %w", err)
@@ -86,11 +97,11 @@ func (p *ProfileCache) Put(ctx context.Context, prof auth.Profile) error {
 
 // Invalidate drops the cached profile on every instance.
 func (p *ProfileCache) Invalidate(ctx context.Context, id uuid.UUID) error {
-	ctx, cancel := withTimeout(ctx, p.timeout)
+	ctx, cancel := p.call(ctx)
 	defer cancel()
 	for _, r := range p.c.DoMulti(ctx,
 		p.c.B().Set().Key(p.holdKey(id)).Value("1").Px(invalidationHold).Build(),
-		p.c.B().Del().Key(p.key(id)).Build(),
+		p.c.B().Del().Key(p.profileKey(id)).Build(),
 	) {
 		if err := r.Error(); err != nil {
 			return fmt.Errorf("valkey: profile cache invalidate: %w", err)

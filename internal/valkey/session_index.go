@@ -10,15 +10,22 @@ import (
 	"time"
 
 	vk "github.com/valkey-io/valkey-go"
-
-	"github.com/authd/authd/internal/auth"
 )
 
-// SessionRecord is the domain's session as the index stores it: JSON in a
-// hash field named by the hashed token.
-type SessionRecord = auth.Session
+// sessionRecord is a session as the index stores it: JSON in a hash field
+// named by the hashed token. The field names are this adapter's wire
+// format; renaming one loses what existing records hold.
+type sessionRecord struct {
+	HashedToken     string    `json:"-"` // the field name; kept out of the value
+	AuthenticatedAt time.Time `json:"auth_time,omitzero"`
+	CreatedAt       time.Time `json:"created_at"`
+	LastSeenAt      time.Time `json:"last_seen_at"`
+	ExpiresAt       time.Time `json:"expires_at"`
+	IP              string    `json:"ip"`
+	UserAgent       string    `json:"user_agent"`
+}
 
-// SessionIndex tracks which sessions belong to which identity. scs only sees
+// sessionIndex tracks which sessions belong to which identity. scs only sees
 // opaque session blobs, so without this index ending all of a user's
 // sessions would mean scanning every session on every instance.
 //
@@ -26,18 +33,11 @@ type SessionRecord = auth.Session
 // after scs has committed it (otherwise List may prune it as dead, and a
 // concurrent RevokeAll could miss it), and Add it again whenever its expiry
 // moves, because records and the index hash expire by ExpiresAt.
-type SessionIndex struct {
-	c       vk.Client
-	prefix  string
-	timeout time.Duration
-}
+type sessionIndex struct{ Handle }
 
-// NewSessionIndex returns an index whose session keys follow the
-// SessionStore layout under the same prefix. A positive timeout bounds every
-// call on top of the caller's context.
-func NewSessionIndex(c vk.Client, prefix string, timeout time.Duration) *SessionIndex {
-	return &SessionIndex{c: c, prefix: prefix, timeout: timeout}
-}
+// newSessionIndex returns an index whose session keys follow the
+// SessionStore layout of the same handle.
+func newSessionIndex(h Handle) *sessionIndex { return &sessionIndex{h} }
 
 var (
 	errNoIdentity = errors.New("empty identity id")
@@ -45,14 +45,14 @@ var (
 	errNoExpiry   = errors.New("record has no expiry")
 )
 
-func (x *SessionIndex) indexKey(identityID string) string {
-	return x.prefix + "user:" + identityID + ":sessions"
+func (x *sessionIndex) indexKey(identityID string) string {
+	return x.key("user:" + identityID + ":sessions")
 }
 
 // Add records a session of identityID, replacing any record with the same
 // token. A record that has already expired is not added: its PEXPIREAT
 // would lie in the past and delete the whole index.
-func (x *SessionIndex) Add(ctx context.Context, identityID string, r SessionRecord) error {
+func (x *sessionIndex) Add(ctx context.Context, identityID string, r sessionRecord) error {
 	switch {
 	case identityID == "":
 		return fmt.Errorf("valkey: session index add: %w", errNoIdentity)
@@ -69,7 +69,7 @@ func (x *SessionIndex) Add(ctx context.Context, identityID string, r SessionReco
 	if err != nil {
 		return fmt.Errorf("valkey: session index add: %w", err)
 	}
-	ctx, cancel := withTimeout(ctx, x.timeout)
+	ctx, cancel := x.call(ctx)
 	defer cancel()
 	key := x.indexKey(identityID)
 	// NX gives a fresh hash its first TTL (GT treats "no TTL" as infinite
@@ -90,11 +90,11 @@ func (x *SessionIndex) Add(ctx context.Context, identityID string, r SessionReco
 
 // Remove forgets a session, e.g. on an ordinary logout where scs has
 // already deleted the session itself.
-func (x *SessionIndex) Remove(ctx context.Context, identityID, hashedToken string) error {
+func (x *sessionIndex) Remove(ctx context.Context, identityID, hashedToken string) error {
 	if identityID == "" {
 		return fmt.Errorf("valkey: session index remove: %w", errNoIdentity)
 	}
-	ctx, cancel := withTimeout(ctx, x.timeout)
+	ctx, cancel := x.call(ctx)
 	defer cancel()
 	cmd := x.c.B().Hdel().Key(x.indexKey(identityID)).Field(hashedToken).Build()
 	if err := x.c.Do(ctx, cmd).Error(); err != nil {
@@ -123,11 +123,11 @@ const touchAttempts = 3
 // Touch moves the LastSeenAt of an existing record to at. It does nothing
 // when the record is gone, and never moves LastSeenAt backwards, since
 // concurrent requests of one session may finish out of order.
-func (x *SessionIndex) Touch(ctx context.Context, identityID string, hashedToken string, at time.Time) error {
+func (x *sessionIndex) Touch(ctx context.Context, identityID string, hashedToken string, at time.Time) error {
 	if identityID == "" {
 		return fmt.Errorf("valkey: session index touch: %w", errNoIdentity)
 	}
-	ctx, cancel := withTimeout(ctx, x.timeout)
+	ctx, cancel := x.call(ctx)
 	defer cancel()
 	key := x.indexKey(identityID)
 	for range touchAttempts {
@@ -138,7 +138,7 @@ func (x *SessionIndex) Touch(ctx context.Context, identityID string, hashedToken
 		if err != nil {
 			return fmt.Errorf("valkey: session index touch: %w", err)
 		}
-		var r SessionRecord
+		var r sessionRecord
 		if err := json.Unmarshal([]byte(cur), &r); err != nil {
 			return fmt.Errorf("valkey: session index touch: decode record: %w", err)
 		}
@@ -165,11 +165,11 @@ func (x *SessionIndex) Touch(ctx context.Context, identityID string, hashedToken
 // session has expired or been deleted are pruned from the index on the way,
 // which is what keeps the hash from accumulating dead sessions while the
 // user keeps logging in.
-func (x *SessionIndex) List(ctx context.Context, identityID string, now time.Time) ([]SessionRecord, error) {
+func (x *sessionIndex) List(ctx context.Context, identityID string, now time.Time) ([]sessionRecord, error) {
 	if identityID == "" {
 		return nil, fmt.Errorf("valkey: session index list: %w", errNoIdentity)
 	}
-	ctx, cancel := withTimeout(ctx, x.timeout)
+	ctx, cancel := x.call(ctx)
 	defer cancel()
 	key := x.indexKey(identityID)
 	all, err := x.c.Do(ctx, x.c.B().Hgetall().Key(key).Build()).AsStrMap()
@@ -178,13 +178,13 @@ func (x *SessionIndex) List(ctx context.Context, identityID string, now time.Tim
 	}
 
 	var dead []string
-	candidates := make([]SessionRecord, 0, len(all))
+	candidates := make([]sessionRecord, 0, len(all))
 	for token, val := range all {
-		var r SessionRecord
+		var r sessionRecord
 		if err := json.Unmarshal([]byte(val), &r); err != nil {
 			// An undecodable record still names a session; if that session
 			// is live, listing it keeps it visible and revocable.
-			r = SessionRecord{}
+			r = sessionRecord{}
 		} else if !r.ExpiresAt.IsZero() && !r.ExpiresAt.After(now) {
 			dead = append(dead, token)
 			continue
@@ -193,13 +193,13 @@ func (x *SessionIndex) List(ctx context.Context, identityID string, now time.Tim
 		candidates = append(candidates, r)
 	}
 
-	live := make([]SessionRecord, 0, len(candidates))
+	live := make([]sessionRecord, 0, len(candidates))
 	if len(candidates) > 0 {
 		// One EXISTS per key rather than a multi-key EXISTS, so the batch
 		// also works when the session keys sit on different cluster slots.
 		cmds := make(vk.Commands, len(candidates))
 		for i, r := range candidates {
-			cmds[i] = x.c.B().Exists().Key(sessionKey(x.prefix, r.HashedToken)).Build()
+			cmds[i] = x.c.B().Exists().Key(x.sessionKey(r.HashedToken)).Build()
 		}
 		for i, resp := range x.c.DoMulti(ctx, cmds...) {
 			n, err := resp.AsInt64()
@@ -220,7 +220,7 @@ func (x *SessionIndex) List(ctx context.Context, identityID string, now time.Tim
 		_ = x.c.Do(ctx, x.c.B().Hdel().Key(key).Field(dead...).Build()).Error()
 	}
 
-	slices.SortFunc(live, func(a, b SessionRecord) int {
+	slices.SortFunc(live, func(a, b sessionRecord) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.HashedToken, b.HashedToken))
 	})
 	return live, nil
@@ -230,11 +230,11 @@ func (x *SessionIndex) List(ctx context.Context, identityID string, now time.Tim
 // current session, typically) and returns how many of them were still live.
 // Session keys are deleted before their index fields, so a failure part-way
 // leaves the survivors indexed and a retry can finish the job.
-func (x *SessionIndex) RevokeAll(ctx context.Context, identityID string, keep ...string) (int, error) {
+func (x *sessionIndex) RevokeAll(ctx context.Context, identityID string, keep ...string) (int, error) {
 	if identityID == "" {
 		return 0, fmt.Errorf("valkey: session index revoke all: %w", errNoIdentity)
 	}
-	ctx, cancel := withTimeout(ctx, x.timeout)
+	ctx, cancel := x.call(ctx)
 	defer cancel()
 	key := x.indexKey(identityID)
 	tokens, err := x.c.Do(ctx, x.c.B().Hkeys().Key(key).Build()).AsStrSlice()
@@ -250,7 +250,7 @@ func (x *SessionIndex) RevokeAll(ctx context.Context, identityID string, keep ..
 	// on different cluster slots.
 	cmds := make(vk.Commands, len(tokens))
 	for i, t := range tokens {
-		cmds[i] = x.c.B().Del().Key(sessionKey(x.prefix, t)).Build()
+		cmds[i] = x.c.B().Del().Key(x.sessionKey(t)).Build()
 	}
 	var (
 		revoked  int
@@ -282,14 +282,14 @@ func (x *SessionIndex) RevokeAll(ctx context.Context, identityID string, keep ..
 // Revoke ends one session of identityID. It returns false, touching
 // nothing, when the token is not in that identity's index, so a user can
 // only end their own sessions.
-func (x *SessionIndex) Revoke(ctx context.Context, identityID, hashedToken string) (bool, error) {
+func (x *sessionIndex) Revoke(ctx context.Context, identityID, hashedToken string) (bool, error) {
 	if identityID == "" {
 		return false, fmt.Errorf("valkey: session index revoke: %w", errNoIdentity)
 	}
 	if hashedToken == "" {
 		return false, nil
 	}
-	ctx, cancel := withTimeout(ctx, x.timeout)
+	ctx, cancel := x.call(ctx)
 	defer cancel()
 	key := x.indexKey(identityID)
 	owned, err := x.c.Do(ctx, x.c.B().Hexists().Key(key).Field(hashedToken).Build()).AsBool()
@@ -302,7 +302,7 @@ func (x *SessionIndex) Revoke(ctx context.Context, identityID, hashedToken strin
 	// Session first, index second: if the second step fails the field
 	// points at a dead session, which List prunes; the reverse order could
 	// leave a live session nobody can find to revoke.
-	if err := x.c.Do(ctx, x.c.B().Del().Key(sessionKey(x.prefix, hashedToken)).Build()).Error(); err != nil {
+	if err := x.c.Do(ctx, x.c.B().Del().Key(x.sessionKey(hashedToken)).Build()).Error(); err != nil {
 		return false, fmt.Errorf("valkey: session index revoke: %w", err)
 	}
 	if err := x.c.Do(ctx, x.c.B().Hdel().Key(key).Field(hashedToken).Build()).Error(); err != nil {

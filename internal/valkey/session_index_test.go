@@ -14,7 +14,7 @@ type fixture struct {
 	t     *testing.T
 	p     string
 	store *SessionStore
-	idx   *SessionIndex
+	idx   *sessionIndex
 	now   time.Time
 }
 
@@ -23,16 +23,16 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{
 		t:     t,
 		p:     p,
-		store: NewSessionStore(testClient, p, time.Second),
-		idx:   NewSessionIndex(testClient, p, time.Second),
+		store: testStore(testClient, p, time.Second),
+		idx:   testIndex(testClient, p, time.Second),
 		now:   time.Now().Truncate(time.Millisecond),
 	}
 }
 
 // login commits a session and indexes it, in the order the index requires.
-func (f *fixture) login(identityID, token string, createdAgo, expiresIn time.Duration) SessionRecord {
+func (f *fixture) login(identityID, token string, createdAgo, expiresIn time.Duration) sessionRecord {
 	f.t.Helper()
-	r := SessionRecord{
+	r := sessionRecord{
 		HashedToken: token,
 		CreatedAt:   f.now.Add(-createdAgo),
 		LastSeenAt:  f.now.Add(-createdAgo),
@@ -60,7 +60,7 @@ func (f *fixture) hasField(identityID, token string) bool {
 	return ok
 }
 
-func (f *fixture) list(identityID string) []SessionRecord {
+func (f *fixture) list(identityID string) []sessionRecord {
 	f.t.Helper()
 	got, err := f.idx.List(ctxT(f.t), identityID, time.Now())
 	if err != nil {
@@ -69,7 +69,7 @@ func (f *fixture) list(identityID string) []SessionRecord {
 	return got
 }
 
-func tokens(rs []SessionRecord) []string {
+func tokens(rs []sessionRecord) []string {
 	out := make([]string, len(rs))
 	for i, r := range rs {
 		out[i] = r.HashedToken
@@ -77,7 +77,7 @@ func tokens(rs []SessionRecord) []string {
 	return out
 }
 
-func sameRecord(a, b SessionRecord) bool {
+func sameRecord(a, b sessionRecord) bool {
 	return a.HashedToken == b.HashedToken && a.CreatedAt.Equal(b.CreatedAt) && a.LastSeenAt.Equal(b.LastSeenAt) &&
 		a.ExpiresAt.Equal(b.ExpiresAt) && a.IP == b.IP && a.UserAgent == b.UserAgent
 }
@@ -91,7 +91,7 @@ func TestSessionIndexAddList(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("List = %v, want 2 records", tokens(got))
 	}
-	for i, want := range []SessionRecord{older, newer} {
+	for i, want := range []sessionRecord{older, newer} {
 		if !sameRecord(got[i], want) {
 			t.Errorf("record %d = %+v, want %+v", i, got[i], want)
 		}
@@ -130,15 +130,15 @@ func TestSessionIndexAddRejects(t *testing.T) {
 	tests := []struct {
 		name     string
 		identity string
-		r        SessionRecord
+		r        sessionRecord
 		wantErr  bool
 	}{
-		{"no identity", "", SessionRecord{HashedToken: "t", ExpiresAt: future}, true},
-		{"no token", "alice", SessionRecord{ExpiresAt: future}, true},
-		{"no expiry", "alice", SessionRecord{HashedToken: "t"}, true},
+		{"no identity", "", sessionRecord{HashedToken: "t", ExpiresAt: future}, true},
+		{"no token", "alice", sessionRecord{ExpiresAt: future}, true},
+		{"no expiry", "alice", sessionRecord{HashedToken: "t"}, true},
 		// Indexing a dead session would set a past PEXPIREAT and wipe the
 		// identity's whole index, so it is skipped instead.
-		{"already expired", "alice", SessionRecord{HashedToken: "t", ExpiresAt: time.Now().Add(-time.Second)}, false},
+		{"already expired", "alice", sessionRecord{HashedToken: "t", ExpiresAt: time.Now().Add(-time.Second)}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,7 +154,7 @@ func TestSessionIndexAddRejects(t *testing.T) {
 
 	// An expired Add must not shorten the life of an existing index.
 	f.login("alice", "live", 0, time.Hour)
-	if err := f.idx.Add(ctxT(t), "alice", SessionRecord{HashedToken: "dead", ExpiresAt: time.Now().Add(-time.Second)}); err != nil {
+	if err := f.idx.Add(ctxT(t), "alice", sessionRecord{HashedToken: "dead", ExpiresAt: time.Now().Add(-time.Second)}); err != nil {
 		t.Fatalf("Add(expired): %v", err)
 	}
 	if got := tokens(f.list("alice")); len(got) != 1 || got[0] != "live" {
@@ -176,7 +176,7 @@ func TestSessionIndexListPrunes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Its record says it has ended even though the key is still there.
-	if err := f.idx.Add(ctxT(t), "alice", SessionRecord{HashedToken: "expired", CreatedAt: f.now.Add(-time.Hour), ExpiresAt: time.Now().Add(300 * time.Millisecond)}); err != nil {
+	if err := f.idx.Add(ctxT(t), "alice", sessionRecord{HashedToken: "expired", CreatedAt: f.now.Add(-time.Hour), ExpiresAt: time.Now().Add(300 * time.Millisecond)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.store.DeleteCtx(ctxT(t), "deleted"); err != nil {
@@ -333,9 +333,9 @@ func TestSessionIndexTouch(t *testing.T) {
 
 func TestSessionIndexErrors(t *testing.T) {
 	const identity, token = "identity-secret-42", "token-secret-42"
-	idx := NewSessionIndex(closedClient(t), prefixFor(t), 300*time.Millisecond)
+	idx := testIndex(closedClient(t), prefixFor(t), 300*time.Millisecond)
 	ctx := context.Background()
-	rec := SessionRecord{HashedToken: token, ExpiresAt: time.Now().Add(time.Hour)}
+	rec := sessionRecord{HashedToken: token, ExpiresAt: time.Now().Add(time.Hour)}
 	tests := []struct {
 		op  string
 		err func() error

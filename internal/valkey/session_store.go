@@ -14,45 +14,25 @@ var _ scs.CtxStore = (*SessionStore)(nil)
 // SessionStore is an scs.CtxStore backed by Valkey. It expects scs to run
 // with HashTokenInStore, so the tokens it sees (and the keys it writes) are
 // hashes and a leaked key listing does not hand out live cookies.
-type SessionStore struct {
-	c       vk.Client
-	prefix  string
-	timeout time.Duration
-}
+type SessionStore struct{ Handle }
 
 // NewSessionStore returns a store that keeps sessions at
-// prefix+"session:"+hashedToken. A positive timeout bounds every call on
-// top of the caller's context.
-func NewSessionStore(c vk.Client, prefix string, timeout time.Duration) *SessionStore {
-	return &SessionStore{c: c, prefix: prefix, timeout: timeout}
-}
+// prefix+"session:"+hashedToken.
+func NewSessionStore(h Handle) *SessionStore { return &SessionStore{h} }
 
 // Key returns the Valkey key holding the session with that (already hashed)
 // token.
-func (s *SessionStore) Key(hashedToken string) string {
-	return sessionKey(s.prefix, hashedToken)
-}
+func (s *SessionStore) Key(hashedToken string) string { return s.sessionKey(hashedToken) }
 
-// sessionKey is the one definition of the session key layout; SessionIndex
-// relies on it to check and delete sessions it only knows by token.
-func sessionKey(prefix, hashedToken string) string {
-	return prefix + "session:" + hashedToken
-}
-
-// withTimeout gives each call its own deadline so one slow command cannot
-// consume a request's whole budget.
-func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if d > 0 {
-		return context.WithTimeout(ctx, d)
-	}
-	return ctx, func() {}
-}
+// sessionKey is the one definition of the session key layout; the session
+// index relies on it to check and delete sessions it only knows by token.
+func (h Handle) sessionKey(hashedToken string) string { return h.key("session:" + hashedToken) }
 
 // FindCtx returns the session data. Only a missing key is "not found"; any
 // other failure is an error, because reporting an outage as not-found would
 // silently log users out and hand them fresh sessions.
 func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
-	ctx, cancel := withTimeout(ctx, s.timeout)
+	ctx, cancel := s.call(ctx)
 	defer cancel()
 	// Plain GET rather than DoCache: a revoked session must stop working
 	// at once, not when an invalidation message happens to arrive.
@@ -69,7 +49,7 @@ func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool,
 // CommitCtx stores the session until expiry, using an absolute expiry so
 // that time spent in transit does not stretch the session's life.
 func (s *SessionStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
-	ctx, cancel := withTimeout(ctx, s.timeout)
+	ctx, cancel := s.call(ctx)
 	defer cancel()
 	key := s.Key(token)
 	ms := expiry.UnixMilli()
@@ -92,7 +72,7 @@ func (s *SessionStore) CommitCtx(ctx context.Context, token string, b []byte, ex
 
 // DeleteCtx removes the session; deleting a missing session is not an error.
 func (s *SessionStore) DeleteCtx(ctx context.Context, token string) error {
-	ctx, cancel := withTimeout(ctx, s.timeout)
+	ctx, cancel := s.call(ctx)
 	defer cancel()
 	if err := s.c.Do(ctx, s.c.B().Del().Key(s.Key(token)).Build()).Error(); err != nil {
 		return fmt.Errorf("valkey: session store delete: %w", err)

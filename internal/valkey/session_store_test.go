@@ -15,7 +15,7 @@ import (
 )
 
 func TestSessionStoreKey(t *testing.T) {
-	s := NewSessionStore(testClient, "p:", 0)
+	s := testStore(testClient, "p:", 0)
 	if got, want := s.Key("abc"), "p:session:abc"; got != want {
 		t.Fatalf("Key = %q, want %q", got, want)
 	}
@@ -23,7 +23,7 @@ func TestSessionStoreKey(t *testing.T) {
 
 func TestSessionStoreRoundTrip(t *testing.T) {
 	p := prefixFor(t)
-	s := NewSessionStore(testClient, p, time.Second)
+	s := testStore(testClient, p, time.Second)
 	ctx := ctxT(t)
 	data := []byte("session\x00data\xff")
 
@@ -54,7 +54,7 @@ func TestSessionStoreRoundTrip(t *testing.T) {
 }
 
 func TestSessionStoreFindMissing(t *testing.T) {
-	s := NewSessionStore(testClient, prefixFor(t), time.Second)
+	s := testStore(testClient, prefixFor(t), time.Second)
 	b, found, err := s.FindCtx(ctxT(t), "nope")
 	if err != nil || found || b != nil {
 		t.Fatalf("FindCtx(missing) = %q, %v, %v; want nil, false, nil", b, found, err)
@@ -63,7 +63,7 @@ func TestSessionStoreFindMissing(t *testing.T) {
 
 func TestSessionStoreExpiry(t *testing.T) {
 	p := prefixFor(t)
-	s := NewSessionStore(testClient, p, time.Second)
+	s := testStore(testClient, p, time.Second)
 	expiry := time.Now().Add(1500 * time.Millisecond)
 	if err := s.CommitCtx(ctxT(t), "tok", []byte("x"), expiry); err != nil {
 		t.Fatalf("CommitCtx: %v", err)
@@ -78,7 +78,7 @@ func TestSessionStoreExpiry(t *testing.T) {
 
 func TestSessionStoreCommitPastExpiryRemoves(t *testing.T) {
 	p := prefixFor(t)
-	s := NewSessionStore(testClient, p, time.Second)
+	s := testStore(testClient, p, time.Second)
 	ctx := ctxT(t)
 	if err := s.CommitCtx(ctx, "tok", []byte("x"), time.Now().Add(time.Hour)); err != nil {
 		t.Fatalf("CommitCtx: %v", err)
@@ -98,7 +98,7 @@ func TestSessionStoreCommitPastExpiryRemoves(t *testing.T) {
 
 func TestSessionStoreDelete(t *testing.T) {
 	p := prefixFor(t)
-	s := NewSessionStore(testClient, p, time.Second)
+	s := testStore(testClient, p, time.Second)
 	ctx := ctxT(t)
 	if err := s.CommitCtx(ctx, "tok", []byte("x"), time.Now().Add(time.Hour)); err != nil {
 		t.Fatalf("CommitCtx: %v", err)
@@ -160,7 +160,7 @@ func TestSessionStoreErrorsAreNotNotFound(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := prefixFor(t)
-			s := NewSessionStore(tt.client(t, p), p, 300*time.Millisecond)
+			s := testStore(tt.client(t, p), p, 300*time.Millisecond)
 
 			start := time.Now()
 			b, found, err := s.FindCtx(context.Background(), "tok")
@@ -190,7 +190,7 @@ func TestSessionStoreErrorsAreNotNotFound(t *testing.T) {
 // the key simply not existing.
 func seed(t *testing.T, c vk.Client, prefix string) {
 	t.Helper()
-	if err := NewSessionStore(c, prefix, time.Second).CommitCtx(ctxT(t), "tok", []byte("x"), time.Now().Add(time.Minute)); err != nil {
+	if err := testStore(c, prefix, time.Second).CommitCtx(ctxT(t), "tok", []byte("x"), time.Now().Add(time.Minute)); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
 }
@@ -198,7 +198,7 @@ func seed(t *testing.T, c vk.Client, prefix string) {
 func TestSessionStoreWithSCS(t *testing.T) {
 	p := prefixFor(t)
 	sm := scs.New()
-	sm.Store = NewSessionStore(testClient, p, time.Second)
+	sm.Store = testStore(testClient, p, time.Second)
 	sm.HashTokenInStore = true
 
 	ctx, err := sm.Load(ctxT(t), "")

@@ -56,9 +56,7 @@ var (
 )
 
 // throttleKey is the one definition of the throttle key layout.
-func throttleKey(prefix, key string) string {
-	return prefix + "throttle:" + key
-}
+func (h Handle) throttleKey(key string) string { return h.key("throttle:" + key) }
 
 func checkKeyNow(key string, now time.Time) error {
 	if key == "" {
@@ -102,7 +100,7 @@ func validatePolicy(p LockoutPolicy) error {
 	return nil
 }
 
-// Lockout counts failures per key (e.g. "login:account:<email-hash>",
+// lockout counts failures per key (e.g. "login:account:<email-hash>",
 // "login:ip:<ip>") and locks the key with growing windows once the free
 // attempts are used; see LockoutPolicy.
 //
@@ -112,28 +110,21 @@ func validatePolicy(p LockoutPolicy) error {
 // calling Fail. On a wrong password call Fail on each key; on success Reset
 // the account key. Locks are temporary, so once they pass the right
 // password works again.
-type Lockout struct {
-	c       vk.Client
-	prefix  string
-	timeout time.Duration
-}
+type lockout struct{ Handle }
 
-// NewLockout returns a Lockout keeping its state at prefix+"throttle:"+key.
-// A positive timeout bounds every call on top of the caller's context.
-func NewLockout(c vk.Client, prefix string, timeout time.Duration) *Lockout {
-	return &Lockout{c: c, prefix: prefix, timeout: timeout}
-}
+// newLockout keeps its state at prefix+"throttle:"+key.
+func newLockout(h Handle) *lockout { return &lockout{h} }
 
 // Check returns how long the key is still locked (0 if not locked) without
 // recording anything.
-func (l *Lockout) Check(ctx context.Context, key string, now time.Time) (time.Duration, error) {
+func (l *lockout) Check(ctx context.Context, key string, now time.Time) (time.Duration, error) {
 	if err := checkKeyNow(key, now); err != nil {
 		return 0, fmt.Errorf("valkey: lockout check: %w", err)
 	}
-	ctx, cancel := withTimeout(ctx, l.timeout)
+	ctx, cancel := l.call(ctx)
 	defer cancel()
 	// Plain Do, not DoCache: another instance's Fail must count at once.
-	until, err := l.c.Do(ctx, l.c.B().Hget().Key(throttleKey(l.prefix, key)).Field("until").Build()).AsInt64()
+	until, err := l.c.Do(ctx, l.c.B().Hget().Key(l.throttleKey(key)).Field("until").Build()).AsInt64()
 	if vk.IsValkeyNil(err) {
 		return 0, nil
 	}
@@ -176,16 +167,16 @@ return left
 // within the free attempts). It is atomic: one Lua script increments the
 // counter, moves the lock end and sets the expiry to the later of the lock
 // end and now+ResetAfter.
-func (l *Lockout) Fail(ctx context.Context, key string, p LockoutPolicy, now time.Time) (time.Duration, error) {
+func (l *lockout) Fail(ctx context.Context, key string, p LockoutPolicy, now time.Time) (time.Duration, error) {
 	if err := checkKeyNow(key, now); err != nil {
 		return 0, fmt.Errorf("valkey: lockout fail: %w", err)
 	}
 	if err := validatePolicy(p); err != nil {
 		return 0, fmt.Errorf("valkey: lockout fail: %w", err)
 	}
-	ctx, cancel := withTimeout(ctx, l.timeout)
+	ctx, cancel := l.call(ctx)
 	defer cancel()
-	left, err := lockoutFailScript.Exec(ctx, l.c, []string{throttleKey(l.prefix, key)}, []string{
+	left, err := lockoutFailScript.Exec(ctx, l.c, []string{l.throttleKey(key)}, []string{
 		ms(now.UnixMilli()), strconv.Itoa(p.Free),
 		ms(p.Base.Milliseconds()), ms(p.Max.Milliseconds()), ms(p.ResetAfter.Milliseconds()),
 	}).AsInt64()
@@ -197,34 +188,27 @@ func (l *Lockout) Fail(ctx context.Context, key string, p LockoutPolicy, now tim
 
 // Reset forgets the key (after a successful login for the account key).
 // Resetting a key that does not exist is not an error.
-func (l *Lockout) Reset(ctx context.Context, key string) error {
+func (l *lockout) Reset(ctx context.Context, key string) error {
 	if key == "" {
 		return fmt.Errorf("valkey: lockout reset: %w", errNoKey)
 	}
-	ctx, cancel := withTimeout(ctx, l.timeout)
+	ctx, cancel := l.call(ctx)
 	defer cancel()
-	if err := l.c.Do(ctx, l.c.B().Del().Key(throttleKey(l.prefix, key)).Build()).Error(); err != nil {
+	if err := l.c.Do(ctx, l.c.B().Del().Key(l.throttleKey(key)).Build()).Error(); err != nil {
 		return fmt.Errorf("valkey: lockout reset: %w", err)
 	}
 	return nil
 }
 
-// Window is a fixed-window counter: at most Limit events per Window per key
+// window is a fixed-window counter: at most Limit events per Window per key
 // (registrations per IP, mails per address per hour). A window starts at the
 // first event after the previous one ended, so bursts at a window's end and
 // the next one's start can reach twice the limit in a short span; combine
 // two Windows (e.g. 1 per 60s and 5 per hour for P-10) where that matters.
-type Window struct {
-	c       vk.Client
-	prefix  string
-	timeout time.Duration
-}
+type window struct{ Handle }
 
-// NewWindow returns a Window keeping its state at prefix+"throttle:"+key.
-// A positive timeout bounds every call on top of the caller's context.
-func NewWindow(c vk.Client, prefix string, timeout time.Duration) *Window {
-	return &Window{c: c, prefix: prefix, timeout: timeout}
-}
+// newWindow keeps its state at prefix+"throttle:"+key.
+func newWindow(h Handle) *window { return &window{h} }
 
 // windowAllowScript records one event if the window has room.
 // KEYS[1] the throttle key; ARGV now, limit, window (ms).
@@ -258,7 +242,7 @@ return {0, math.min(start + window - now, window)}
 // are aligned to now (window start = first event's time; the key expires at
 // start+window), computed in Lua from the caller's now, not the server's
 // TIME. Denied events are not counted. On error, allowed is false.
-func (w *Window) Allow(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (allowed bool, retryAfter time.Duration, err error) {
+func (w *window) Allow(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (allowed bool, retryAfter time.Duration, err error) {
 	if err := checkKeyNow(key, now); err != nil {
 		return false, 0, fmt.Errorf("valkey: window allow: %w", err)
 	}
@@ -268,9 +252,9 @@ func (w *Window) Allow(ctx context.Context, key string, limit int, window time.D
 	if window < time.Millisecond {
 		return false, 0, fmt.Errorf("valkey: window allow: %w", errBadWin)
 	}
-	ctx, cancel := withTimeout(ctx, w.timeout)
+	ctx, cancel := w.call(ctx)
 	defer cancel()
-	res, err := windowAllowScript.Exec(ctx, w.c, []string{throttleKey(w.prefix, key)}, []string{
+	res, err := windowAllowScript.Exec(ctx, w.c, []string{w.throttleKey(key)}, []string{
 		ms(now.UnixMilli()), strconv.Itoa(limit), ms(window.Milliseconds()),
 	}).AsIntSlice()
 	if err != nil {
@@ -283,4 +267,72 @@ func (w *Window) Allow(ctx context.Context, key string, limit int, window time.D
 		return true, 0, nil
 	}
 	return false, time.Duration(res[1]) * time.Millisecond, nil
+}
+
+// Lockouts is the domain's lock-out port: a lockout under keys whose
+// subject (an address, an IP) is a keyed hash.
+type Lockouts struct{ l *lockout }
+
+var _ auth.Lockouts = (*Lockouts)(nil)
+
+// NewLockouts keeps lock-outs under h.
+func NewLockouts(h Handle) *Lockouts { return &Lockouts{newLockout(h)} }
+
+// throttleName is the key of a domain throttle key: its scope in clear
+// (for operators), its subject as a keyed hash.
+func (h Handle) throttleName(k auth.ThrottleKey) string {
+	return k.Scope + ":" + h.hashSubject(k.Subject)
+}
+
+// Check returns the longest lock among keys, in one round trip.
+func (x *Lockouts) Check(ctx context.Context, now time.Time, keys ...auth.ThrottleKey) (time.Duration, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	if now.IsZero() {
+		return 0, fmt.Errorf("valkey: lockout check: %w", errNoNow)
+	}
+	ctx, cancel := x.l.call(ctx)
+	defer cancel()
+	c := x.l.c
+	cmds := make(vk.Commands, len(keys))
+	for i, k := range keys {
+		// Plain Do, not DoCache: another instance's Fail must count at once.
+		cmds[i] = c.B().Hget().Key(x.l.throttleKey(x.l.throttleName(k))).Field("until").Build()
+	}
+	var longest time.Duration
+	for _, r := range c.DoMulti(ctx, cmds...) {
+		until, err := r.AsInt64()
+		if vk.IsValkeyNil(err) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("valkey: lockout check: %w", err)
+		}
+		longest = max(longest, remainingUntil(until, now))
+	}
+	return longest, nil
+}
+
+// Fail counts a failure of key.
+func (x *Lockouts) Fail(ctx context.Context, key auth.ThrottleKey, p auth.LockoutPolicy, now time.Time) (time.Duration, error) {
+	return x.l.Fail(ctx, x.l.throttleName(key), p, now)
+}
+
+// Reset forgets key's failures.
+func (x *Lockouts) Reset(ctx context.Context, key auth.ThrottleKey) error {
+	return x.l.Reset(ctx, x.l.throttleName(key))
+}
+
+// RateLimiter is the domain's fixed-window limit port over window.
+type RateLimiter struct{ w *window }
+
+var _ auth.RateLimiter = (*RateLimiter)(nil)
+
+// NewRateLimiter keeps windows under h.
+func NewRateLimiter(h Handle) *RateLimiter { return &RateLimiter{newWindow(h)} }
+
+// Allow counts one event of key if its window has room.
+func (x *RateLimiter) Allow(ctx context.Context, key auth.ThrottleKey, limit int, window time.Duration, now time.Time) (bool, time.Duration, error) {
+	return x.w.Allow(ctx, x.w.throttleName(key), limit, window, now)
 }

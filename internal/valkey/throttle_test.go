@@ -23,7 +23,7 @@ var loginPolicy = LockoutPolicy{Free: 3, Base: time.Minute, Max: 15 * time.Minut
 const acct = "login:account:5f2b9c" // stands in for an (HMAC) email hash
 
 func TestThrottleKey(t *testing.T) {
-	if got, want := throttleKey("p:", "login:ip:192.0.2.1"), "p:throttle:login:ip:192.0.2.1"; got != want {
+	if got, want := testHandle(nil, "p:", 0).throttleKey("login:ip:192.0.2.1"), "p:throttle:login:ip:192.0.2.1"; got != want {
 		t.Fatalf("throttleKey = %q, want %q", got, want)
 	}
 }
@@ -53,7 +53,7 @@ func TestLockoutGrowth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := NewLockout(testClient, prefixFor(t), time.Second)
+			l := testLockout(testClient, prefixFor(t), time.Second)
 			ctx := ctxT(t)
 			now := t0
 			for i, want := range tt.want {
@@ -82,7 +82,7 @@ func TestLockoutGrowth(t *testing.T) {
 
 // 2^(k-1) must not overflow into nonsense however long an attack goes on.
 func TestLockoutStaysCapped(t *testing.T) {
-	l := NewLockout(testClient, prefixFor(t), time.Second)
+	l := testLockout(testClient, prefixFor(t), time.Second)
 	p := LockoutPolicy{Free: 0, Base: time.Second, Max: 15 * time.Minute, ResetAfter: 24 * time.Hour}
 	now := t0
 	var got time.Duration
@@ -104,7 +104,7 @@ func TestLockoutStaysCapped(t *testing.T) {
 // Check reports exactly what is left, so Retry-After is right, and the lock
 // ends on time (L-5).
 func TestLockoutCheckRemaining(t *testing.T) {
-	l := NewLockout(testClient, prefixFor(t), time.Second)
+	l := testLockout(testClient, prefixFor(t), time.Second)
 	ctx := ctxT(t)
 	for i := range 4 {
 		if _, err := l.Fail(ctx, acct, loginPolicy, t0); err != nil {
@@ -138,7 +138,7 @@ func TestLockoutCheckRemaining(t *testing.T) {
 
 func TestLockoutReset(t *testing.T) {
 	p := prefixFor(t)
-	l := NewLockout(testClient, p, time.Second)
+	l := testLockout(testClient, p, time.Second)
 	ctx := ctxT(t)
 	for i := range 5 {
 		if _, err := l.Fail(ctx, acct, loginPolicy, t0); err != nil {
@@ -151,7 +151,7 @@ func TestLockoutReset(t *testing.T) {
 	if err := l.Reset(ctx, acct); err != nil {
 		t.Fatalf("Reset: %v", err)
 	}
-	if exists(t, throttleKey(p, acct)) {
+	if exists(t, testHandle(nil, p, 0).throttleKey(acct)) {
 		t.Fatal("key still there after Reset")
 	}
 	if got, err := l.Check(ctx, acct, t0); err != nil || got != 0 {
@@ -183,13 +183,13 @@ func TestLockoutExpiry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := prefixFor(t)
-			l := NewLockout(testClient, p, time.Second)
+			l := testLockout(testClient, p, time.Second)
 			for i := range tt.failures {
 				if _, err := l.Fail(ctxT(t), acct, tt.policy, t0); err != nil {
 					t.Fatalf("Fail %d: %v", i+1, err)
 				}
 			}
-			got := time.Duration(pttl(t, throttleKey(p, acct))) * time.Millisecond
+			got := time.Duration(pttl(t, testHandle(nil, p, 0).throttleKey(acct))) * time.Millisecond
 			if got <= 0 || got > tt.wantTTL || got < tt.wantTTL-5*time.Second {
 				t.Fatalf("PTTL = %v, want about %v (and > 0)", got, tt.wantTTL)
 			}
@@ -205,11 +205,11 @@ func TestLockoutSharedAcrossInstances(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(c2.Close)
-	a, b := NewLockout(testClient, p, time.Second), NewLockout(c2, p, time.Second)
+	a, b := testLockout(testClient, p, time.Second), testLockout(c2, p, time.Second)
 	ctx := ctxT(t)
 
 	steps := []struct {
-		by   *Lockout
+		by   *lockout
 		want time.Duration
 	}{{a, 0}, {b, 0}, {a, 0}, {b, time.Minute}, {a, 2 * time.Minute}}
 	for i, s := range steps {
@@ -217,7 +217,7 @@ func TestLockoutSharedAcrossInstances(t *testing.T) {
 			t.Fatalf("failure %d: Fail = %v, %v; want %v", i+1, got, err, s.want)
 		}
 	}
-	for name, l := range map[string]*Lockout{"a": a, "b": b} {
+	for name, l := range map[string]*lockout{"a": a, "b": b} {
 		if got, err := l.Check(ctx, acct, t0.Add(30*time.Second)); err != nil || got != 90*time.Second {
 			t.Fatalf("%s.Check = %v, %v; want 1m30s", name, got, err)
 		}
@@ -233,7 +233,7 @@ func TestLockoutSharedAcrossInstances(t *testing.T) {
 // A failure recorded late, or by an instance whose clock is behind, must
 // not shorten a lock that is already in force.
 func TestLockoutNeverShortens(t *testing.T) {
-	l := NewLockout(testClient, prefixFor(t), time.Second)
+	l := testLockout(testClient, prefixFor(t), time.Second)
 	ctx := ctxT(t)
 	p := LockoutPolicy{Free: 0, Base: time.Minute, Max: time.Minute, ResetAfter: time.Hour}
 	if got, err := l.Fail(ctx, acct, p, t0); err != nil || got != time.Minute {
@@ -249,7 +249,7 @@ func TestLockoutNeverShortens(t *testing.T) {
 
 // Concurrent failures are each counted once: the script is atomic.
 func TestLockoutConcurrentFailures(t *testing.T) {
-	l := NewLockout(testClient, prefixFor(t), 2*time.Second)
+	l := testLockout(testClient, prefixFor(t), 2*time.Second)
 	p := LockoutPolicy{Free: 3, Base: time.Minute, Max: time.Hour, ResetAfter: time.Hour}
 	const n = 10
 	got := make([]time.Duration, n)
@@ -274,8 +274,8 @@ func TestLockoutConcurrentFailures(t *testing.T) {
 // per-IP and per-account throttles are independent.
 func TestLockoutIndependentKeys(t *testing.T) {
 	p := prefixFor(t)
-	l := NewLockout(testClient, p, time.Second)
-	other := NewLockout(testClient, p+"other:", time.Second)
+	l := testLockout(testClient, p, time.Second)
+	other := testLockout(testClient, p+"other:", time.Second)
 	ctx := ctxT(t)
 	for range 4 {
 		if _, err := l.Fail(ctx, acct, loginPolicy, t0); err != nil {
@@ -284,7 +284,7 @@ func TestLockoutIndependentKeys(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		l    *Lockout
+		l    *lockout
 		key  string
 		want time.Duration
 	}{
@@ -304,7 +304,7 @@ func TestLockoutIndependentKeys(t *testing.T) {
 
 func TestLockoutRejectsBadInput(t *testing.T) {
 	p := prefixFor(t)
-	l := NewLockout(testClient, p, time.Second)
+	l := testLockout(testClient, p, time.Second)
 	tests := []struct {
 		name   string
 		key    string
@@ -379,7 +379,7 @@ func TestWindowAllow(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := prefixFor(t)
-			w := NewWindow(testClient, p, time.Second)
+			w := testWindow(testClient, p, time.Second)
 			const key = "register:ip:192.0.2.7"
 			for i, s := range tt.steps {
 				ok, retry, err := w.Allow(ctxT(t), key, tt.limit, tt.window, t0.Add(s.at))
@@ -387,7 +387,7 @@ func TestWindowAllow(t *testing.T) {
 					t.Fatalf("step %d (+%v): Allow = %v, %v, %v; want %v, %v", i+1, s.at, ok, retry, err, s.allowed, s.retryLeft)
 				}
 				if i == 0 {
-					ttl := time.Duration(pttl(t, throttleKey(p, key))) * time.Millisecond
+					ttl := time.Duration(pttl(t, testHandle(nil, p, 0).throttleKey(key))) * time.Millisecond
 					if ttl <= 0 || ttl > tt.window || ttl < tt.window-5*time.Second {
 						t.Fatalf("PTTL after the first event = %v, want about %v", ttl, tt.window)
 					}
@@ -404,7 +404,7 @@ func TestWindowIndependentKeys(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(c2.Close)
-	w := NewWindow(testClient, p, time.Second)
+	w := testWindow(testClient, p, time.Second)
 	const key = "mail:verify:c0ffee"
 	for i := range 2 {
 		if ok, _, err := w.Allow(ctxT(t), key, 2, time.Hour, t0); err != nil || !ok {
@@ -413,14 +413,14 @@ func TestWindowIndependentKeys(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		w       *Window
+		w       *window
 		key     string
 		allowed bool
 	}{
-		{"same key, other instance", NewWindow(c2, p, time.Second), key, false},
+		{"same key, other instance", testWindow(c2, p, time.Second), key, false},
 		{"other address", w, "mail:verify:beef", true},
 		{"other purpose", w, "mail:recovery:c0ffee", true},
-		{"same key, other prefix", NewWindow(testClient, p+"other:", time.Second), key, true},
+		{"same key, other prefix", testWindow(testClient, p+"other:", time.Second), key, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -437,7 +437,7 @@ func TestWindowIndependentKeys(t *testing.T) {
 
 // Concurrent events never overshoot the limit.
 func TestWindowConcurrent(t *testing.T) {
-	w := NewWindow(testClient, prefixFor(t), 2*time.Second)
+	w := testWindow(testClient, prefixFor(t), 2*time.Second)
 	const n, limit = 20, 5
 	var (
 		mu      sync.Mutex
@@ -468,7 +468,7 @@ func TestWindowConcurrent(t *testing.T) {
 
 func TestWindowRejectsBadInput(t *testing.T) {
 	p := prefixFor(t)
-	w := NewWindow(testClient, p, time.Second)
+	w := testWindow(testClient, p, time.Second)
 	tests := []struct {
 		name   string
 		key    string
@@ -546,7 +546,7 @@ func TestThrottleErrors(t *testing.T) {
 			// error; that must not read as "no lock" either.
 			name: "wrong type",
 			client: func(t *testing.T, prefix string) vk.Client {
-				if err := testClient.Do(ctxT(t), testClient.B().Set().Key(throttleKey(prefix, key)).Value("x").Build()).Error(); err != nil {
+				if err := testClient.Do(ctxT(t), testClient.B().Set().Key(testHandle(nil, prefix, 0).throttleKey(key)).Value("x").Build()).Error(); err != nil {
 					t.Fatal(err)
 				}
 				return testClient
@@ -557,8 +557,8 @@ func TestThrottleErrors(t *testing.T) {
 		t.Run(cc.name, func(t *testing.T) {
 			p := prefixFor(t)
 			c := cc.client(t, p)
-			l := NewLockout(c, p, 300*time.Millisecond)
-			w := NewWindow(c, p, 300*time.Millisecond)
+			l := testLockout(c, p, 300*time.Millisecond)
+			w := testWindow(c, p, 300*time.Millisecond)
 			ops := []struct {
 				op  string
 				run func() error

@@ -1,4 +1,4 @@
-package session
+package valkey
 
 import (
 	"sync"

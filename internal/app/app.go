@@ -1,0 +1,327 @@
+// Package app is authd's composition root: the one place where the object
+// graph is built from the configuration, for `authd serve` and for every
+// test that runs the API, so that the tests run what ships.
+package app
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	vk "github.com/valkey-io/valkey-go"
+	"golang.org/x/net/netutil"
+
+	"github.com/authd/authd/api"
+	"github.com/authd/authd/internal/argon2id"
+	"github.com/authd/authd/internal/auth"
+	"github.com/authd/authd/internal/blocklist"
+	"github.com/authd/authd/internal/config"
+	"github.com/authd/authd/internal/hashpool"
+	"github.com/authd/authd/internal/httpapi"
+	"github.com/authd/authd/internal/mailqueue"
+	"github.com/authd/authd/internal/postgres"
+	"github.com/authd/authd/internal/smtp"
+	"github.com/authd/authd/internal/valkey"
+	"github.com/authd/authd/migrations"
+)
+
+// Overrides replace or wrap parts of the graph. The zero value builds what
+// `authd serve` runs; tests use the fields to share connections, to fake
+// the clock, or to wrap a port (to count calls or inject a fault) while
+// everything around it stays real.
+type Overrides struct {
+	// DB and Valkey are connections to use instead of opening
+	// DATABASE_URL and VALKEY_URL; the caller keeps and closes them.
+	DB     *postgres.DB
+	Valkey vk.Client
+	// Now is the clock of the use cases (time.Now when nil).
+	Now func() time.Time
+	// WrapHasher and WrapIdentities wrap the real hasher (the hash pool)
+	// and the real identity store.
+	WrapHasher     func(auth.PasswordHasher) auth.PasswordHasher
+	WrapIdentities func(auth.IdentityStore) auth.IdentityStore
+	// Checks replace the readiness probes.
+	Checks map[string]httpapi.Check
+	// Registry collects the metrics (a new registry when nil).
+	Registry *prometheus.Registry
+}
+
+// App is a built authd: its handler, its background workers and what they
+// hold open.
+type App struct {
+	Config   config.Config
+	DB       *postgres.DB
+	Valkey   vk.Client
+	Service  *auth.Service
+	Handler  *echo.Echo
+	Registry *prometheus.Registry
+	Log      *slog.Logger
+
+	queue   *mailqueue.Queue
+	closers []func()
+}
+
+// startupTimeout bounds connecting to the dependencies at start, so a
+// missing database stops the process with a clear error instead of a hang.
+const startupTimeout = 15 * time.Second
+
+// New builds authd from cfg. It connects to PostgreSQL and Valkey (unless
+// given them), applies migrations when AUTO_MIGRATE is set, and wires every
+// adapter to the use cases. Call Start for the mail workers, Serve for
+// HTTP, and Close at the end.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Overrides) (a *App, err error) {
+	a = &App{Config: cfg, Log: log, Registry: o.Registry}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.Registry == nil {
+		a.Registry = prometheus.NewRegistry()
+		a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
+	defer cancel()
+
+	a.DB = o.DB
+	if a.DB == nil {
+		a.DB, err = postgres.Open(startCtx, cfg.DatabaseURL, postgres.PoolOptions{
+			MaxConns: cfg.DatabaseMaxConns, ConnectTimeout: cfg.DependencyTimeout, QueryTimeout: cfg.DependencyTimeout,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("cannot reach PostgreSQL (DATABASE_URL): %w", err)
+		}
+		a.closers = append(a.closers, a.DB.Close)
+	}
+	if cfg.AutoMigrate {
+		if err := MigrateUp(startCtx, a.DB, log); err != nil {
+			return nil, err
+		}
+	}
+	a.Valkey = o.Valkey
+	if a.Valkey == nil {
+		a.Valkey, err = valkey.Open(startCtx, cfg.ValkeyURL, valkey.Options{DialTimeout: cfg.DependencyTimeout, CommandTimeout: cfg.DependencyTimeout})
+		if err != nil {
+			return nil, fmt.Errorf("cannot reach Valkey (VALKEY_URL): %w", err)
+		}
+		a.closers = append(a.closers, a.Valkey.Close)
+	}
+
+	hasher, err := a.hasher()
+	if err != nil {
+		return nil, err
+	}
+	if o.WrapHasher != nil {
+		hasher = o.WrapHasher(hasher)
+	}
+	mailer, err := smtp.New(smtp.Config{Host: cfg.SMTPHost, Port: cfg.SMTPPort, TLS: cfg.SMTPTLS,
+		Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, From: cfg.MailFrom, Timeout: cfg.MailSendTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("config: SMTP_*: %w", err)
+	}
+	a.queue, err = mailqueue.New(a.DB.Pool(), mailer, postgres.NewTokenStore(a.DB),
+		mailqueue.Config{Secret: cfg.SecretKey, Workers: cfg.MailWorkers, SendTimeout: cfg.MailSendTimeout,
+			RetryBase: cfg.MailRetryBase, RetryMax: cfg.MailRetryMax, GiveUpAfter: cfg.MailGiveUpAfter,
+			PurgeEvery: cfg.PurgeInterval, PollEvery: time.Second}, a.Registry, log)
+	if err != nil {
+		return nil, err
+	}
+
+	stores := a.stores(a.DB)
+	if o.WrapIdentities != nil {
+		stores.Identities = o.WrapIdentities(stores.Identities)
+	}
+	vh := valkey.NewHandle(a.Valkey, cfg.ValkeyKeyPrefix, cfg.DependencyTimeout, derive(cfg.SecretKey, "authd valkey key subjects"))
+	a.Service = auth.NewService(auth.Deps{
+		Stores:     stores,
+		Transactor: transactor{a},
+		Hasher:     hasher,
+		Sessions:   valkey.NewSessions(vh, cfg.SessionLifetime, cfg.SessionTouch),
+		Audit:      postgres.NewAuditLog(a.DB),
+		Limiter:    valkey.NewRateLimiter(vh),
+		Lockouts:   valkey.NewLockouts(vh),
+		Limits: auth.Limits{
+			LoginAccount:   lockoutPolicy(cfg.LoginAccountFree, cfg.LoginLockoutBase, cfg.LoginLockoutMax, 24*time.Hour),
+			LoginIP:        lockoutPolicy(cfg.LoginIPFree, cfg.LoginLockoutBase, cfg.LoginLockoutMax, time.Hour),
+			RegisterPerIP:  cfg.RegisterLimitPerIP,
+			MailRequestsIP: cfg.MailRequestsPerIP,
+		},
+		StrictRegistration: cfg.StrictRegistration,
+		Profiles:           valkey.NewProfileCache(vh, cfg.ProfileCacheTTL),
+		Mail: auth.MailSettings{PublicURL: cfg.PublicURL, Product: cfg.ProductName,
+			RecoveryTTL: cfg.RecoveryTTL, VerificationTTL: cfg.VerificationTTL, CodeTTL: cfg.VerificationCodeTTL,
+			CodeAttempts: cfg.VerificationAttempts, PerAddressLimit: cfg.MailLimitPerHour, RequireVerified: cfg.RequireVerifiedEmail},
+		Policy:           auth.PasswordPolicy{MinLength: cfg.PasswordMinLength, Blocklist: &blocklist.Common{}},
+		PrivilegedWindow: cfg.PrivilegedWindow,
+		Now:              now,
+		Log:              log,
+	})
+
+	checks := o.Checks
+	if checks == nil {
+		vc := a.Valkey
+		checks = map[string]httpapi.Check{
+			"postgres": a.DB.Ping,
+			"valkey":   func(ctx context.Context) error { return valkey.Ping(ctx, vc) },
+		}
+	}
+	a.Handler, err = httpapi.New(a.Service, checks, httpapi.Config{
+		Cookie:    httpapi.Cookie{Name: cfg.CookieName, Domain: cfg.CookieDomain, Secure: cfg.CookieSecure},
+		BodyLimit: cfg.BodyLimitBytes, ReadyTimeout: cfg.DependencyTimeout, OpenAPI: api.OpenAPI,
+		TrustedProxies: cfg.TrustedProxies, CORSOrigins: cfg.CORSOrigins, TrustedOrigins: cfg.CSRFTrustedOrigins,
+		MaxInFlight: cfg.MaxInFlight,
+	}, a.Registry, log)
+	if err != nil {
+		return nil, fmt.Errorf("config: CORS_ALLOWED_ORIGINS / CSRF_TRUSTED_ORIGINS: %w", err)
+	}
+	return a, nil
+}
+
+// hasher is Argon2id behind the hash pool: every hash waits for a slot in
+// a pool sized to the CPUs, or is refused with 503 at once when the wait
+// would pass the budget.
+func (a *App) hasher() (auth.PasswordHasher, error) {
+	cfg := a.Config
+	argon, err := argon2id.New(argon2id.Params{
+		Memory: cfg.Argon2Memory, Iterations: cfg.Argon2Iterations, Parallelism: cfg.Argon2Parallelism,
+		SaltLength: 16, KeyLength: 32,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("config: ARGON2_*: %w", err)
+	}
+	size := cfg.HashPoolSize
+	if size == 0 {
+		size = runtime.GOMAXPROCS(0)
+	}
+	pool := hashpool.New(argon, hashpool.Config{Size: size, WaitBudget: cfg.HashWaitBudget,
+		MaxQueue: cfg.HashMaxQueue, Nice: cfg.HashNice}, a.Registry)
+	// The dummy hash for unknown e-mails, made now rather than by the first
+	// login, which would otherwise wait behind a busy pool for it.
+	pool.DummyHash()
+	return pool, nil
+}
+
+// stores are the durable stores on db, a pool or a transaction.
+func (a *App) stores(db *postgres.DB) auth.Stores {
+	return auth.Stores{
+		Identities: postgres.NewIdentityStore(db),
+		Tokens:     postgres.NewTokenStore(db),
+		Outbox:     a.queue.Outbox(db.Tx()),
+	}
+}
+
+// transactor gives the use cases the stores inside one PostgreSQL
+// transaction: tokens, identity rows and queued mail commit together.
+type transactor struct{ a *App }
+
+func (t transactor) InTx(ctx context.Context, fn func(auth.Stores) error) error {
+	return t.a.DB.Transact(ctx, func(tx *postgres.DB) error { return fn(t.a.stores(tx)) })
+}
+
+var _ auth.Transactor = transactor{}
+
+// Start runs the mail workers (none when MAIL_WORKERS is 0).
+func (a *App) Start(ctx context.Context) error {
+	if err := a.queue.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("mail queue: %w", err)
+	}
+	a.closers = append(a.closers, func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), a.Config.MailSendTimeout+time.Second)
+		defer cancel()
+		if err := a.queue.Stop(stopCtx); err != nil {
+			a.Log.Warn("mail queue did not stop cleanly", "error", err)
+		}
+	})
+	return nil
+}
+
+// Serve answers HTTP on ln until ctx is done, then finishes the requests
+// in flight within SHUTDOWN_TIMEOUT.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	cfg := a.Config
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	ln = netutil.LimitListener(ln, cfg.MaxConnections)
+	a.Log.Info("authd listening", "addr", ln.Addr().String(), "dev_mode", cfg.DevMode, "public_url", cfg.PublicURL)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	a.Log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	a.Log.Info("stopped")
+	return nil
+}
+
+// Close stops the workers and closes what New opened, last opened first.
+func (a *App) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// MigrateUp applies the embedded migrations.
+func MigrateUp(ctx context.Context, db *postgres.DB, log *slog.Logger) error {
+	m, err := postgres.NewMigrator(db, migrations.FS)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	n, err := m.Up(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("migrations applied", "count", n)
+	return nil
+}
+
+// lockoutPolicy turns the settings into a policy; free == 0 turns it off.
+func lockoutPolicy(free int, base, maxLock, resetAfter time.Duration) auth.LockoutPolicy {
+	if free == 0 {
+		return auth.LockoutPolicy{}
+	}
+	return auth.LockoutPolicy{Free: free, Base: base, Max: max(maxLock, base), ResetAfter: resetAfter}
+}
+
+// derive makes a key for one purpose from SECRET_KEY, so that no two uses
+// share a key and none reveals the secret.
+func derive(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
+
+var _ = pgx.ErrNoRows // pgx is the driver under the transactions built here

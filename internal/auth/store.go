@@ -1,0 +1,35 @@
+package auth
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// IdentityStore persists identities. Lookups of a missing identity return
+// an error of KindNotFound; a duplicate e-mail or username on create or
+// update returns ErrEmailTaken or ErrUsernameTaken.
+type IdentityStore interface {
+	CreateIdentity(ctx context.Context, id Identity) error
+	IdentityByEmail(ctx context.Context, email Email) (Identity, error)
+	IdentityByID(ctx context.Context, id uuid.UUID) (Identity, error)
+	UpdatePasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time) error
+	UpdateProfile(ctx context.Context, id uuid.UUID, username, geoLocation string, at time.Time) error
+	MarkEmailVerified(ctx context.Context, id uuid.UUID, at time.Time) error
+}
+
+// Stores are the durable stores of the use cases. Those handed to a
+// Transactor's function share its transaction.
+type Stores struct {
+	Identities IdentityStore
+	Tokens     TokenStore
+	Outbox     Outbox
+}
+
+// Transactor runs fn with stores that share one transaction: every write
+// fn makes through them commits, or (when fn or the commit fails) none
+// does. fn's error is returned as it is.
+type Transactor interface {
+	InTx(ctx context.Context, fn func(Stores) error) error
+}
