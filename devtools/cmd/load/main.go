@@ -1,9 +1,10 @@
-// Command authd-load runs the k6 scenarios of k6/ against authd without
+// Command load (authd-load) runs the k6 scenarios of k6/ against authd without
 // k6: open-model arrival-rate pacing, one cookie jar per iteration, a
 // bounded pool of VUs with dropped iterations counted, and a k6-style
-// summary (text and JSON). Load stays on loopback unless -allow-remote.
+// summary (text, and with -json the document of devtools/loadreport).
+// Load stays on loopback unless -allow-remote.
 //
-//	go run ./cmd/authd-load -scenario mixed -base-url http://127.0.0.1:8080 -json out.json
+//	go run ./devtools/cmd/load -scenario mixed -base-url http://127.0.0.1:8080 -json out.json
 package main
 
 import (
@@ -23,6 +24,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/authd/authd/devtools/loadreport"
 )
 
 // config is the parsed command line.
@@ -238,7 +241,7 @@ func plan(cfg config) (scenarioDef, error) {
 
 // run executes one load test and returns its summary. Thresholds are
 // evaluated but it is main that turns them into an exit code.
-func run(ctx context.Context, cfg config, stderr io.Writer) (*Summary, error) {
+func run(ctx context.Context, cfg config, stderr io.Writer) (*loadreport.Summary, error) {
 	base, err := checkBaseURL(cfg.BaseURL, cfg.AllowRemote)
 	if err != nil {
 		return nil, err
@@ -320,7 +323,7 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*Summary, error) {
 	}
 	s := rec.Build(info)
 	if !cfg.NoThresholds {
-		s.Evaluate(def.thresholds)
+		evaluate(s, def.thresholds)
 	}
 	return s, nil
 }
@@ -372,9 +375,9 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "authd-load:", err)
 		return 1
 	}
-	s.WriteText(stdout)
+	writeText(stdout, s)
 	if cfg.JSONPath != "" {
-		if err := s.WriteJSON(cfg.JSONPath); err != nil {
+		if err := s.WriteFile(cfg.JSONPath); err != nil {
 			fmt.Fprintln(stderr, "authd-load:", err)
 			return 1
 		}

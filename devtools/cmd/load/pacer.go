@@ -137,8 +137,54 @@ type Pacer struct {
 	Schedule Schedule
 	MaxVUs   int
 
-	started, dropped, active, maxActive atomic.Int64
-	begin                               atomic.Int64 // unix nanos, for progress
+	// clock is the wall clock unless a test sets it.
+	clock clock
+
+	started, dropped atomic.Int64
+	begin            atomic.Int64 // the clock's unix nanos at the start, for progress
+	vus              vuPool
+}
+
+// clock is where the pacer reads the time and waits for an iteration to
+// be due. Tests give it a fake one, so they check which iterations start
+// when without waiting for the schedule.
+type clock interface {
+	Now() time.Time
+	// SleepUntil waits until t (not at all if t has passed) and reports
+	// whether it got there before ctx was done.
+	SleepUntil(ctx context.Context, t time.Time) bool
+}
+
+// wallClock is the real time. Its timer is reused across waits; only the
+// pacer's emitting goroutine sleeps on it.
+type wallClock struct{ timer *time.Timer }
+
+func (*wallClock) Now() time.Time { return time.Now() }
+
+func (c *wallClock) SleepUntil(ctx context.Context, t time.Time) bool {
+	wait := time.Until(t)
+	if wait <= 0 {
+		return ctx.Err() == nil
+	}
+	if c.timer == nil {
+		c.timer = time.NewTimer(wait)
+	} else {
+		c.timer.Reset(wait)
+	}
+	select {
+	case <-ctx.Done():
+		c.timer.Stop()
+		return false
+	case <-c.timer.C:
+		return true
+	}
+}
+
+func (p *Pacer) now() time.Time {
+	if p.clock != nil {
+		return p.clock.Now()
+	}
+	return time.Now()
 }
 
 // PacerStats is what the pacer counted.
@@ -153,61 +199,84 @@ type PacerStats struct {
 func (p *Pacer) Stats() PacerStats {
 	var el time.Duration
 	if b := p.begin.Load(); b != 0 {
-		el = time.Since(time.Unix(0, b))
+		el = p.now().Sub(time.Unix(0, b))
 	}
-	return PacerStats{Started: p.started.Load(), Dropped: p.dropped.Load(), MaxVUs: p.maxActive.Load(), Elapsed: el}
+	return PacerStats{Started: p.started.Load(), Dropped: p.dropped.Load(), MaxVUs: p.vus.peak.Load(), Elapsed: el}
 }
 
 // Active is the number of iterations running now.
-func (p *Pacer) Active() int64 { return p.active.Load() }
+func (p *Pacer) Active() int64 { return p.vus.active.Load() }
 
 // Run emits iterations until the schedule ends or ctx is done, then waits
 // for the running ones. Iterations must return soon after ctx is done.
 func (p *Pacer) Run(ctx context.Context, iteration func(ctx context.Context, n int64)) PacerStats {
-	maxVUs := max(p.MaxVUs, 1)
-	slots := make(chan struct{}, maxVUs)
-	var wg sync.WaitGroup
-	start := time.Now()
+	clk := p.clock
+	if clk == nil {
+		clk = &wallClock{}
+	}
+	p.vus.setSize(max(p.MaxVUs, 1))
+	start := clk.Now()
 	p.begin.Store(start.UnixNano())
-	total := p.Schedule.Duration()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	p.emit(ctx, clk, start, func(n int64) bool {
+		return p.vus.tryGo(func() { iteration(ctx, n) })
+	})
+	p.vus.wait()
+	st := p.Stats()
+	st.Elapsed = clk.Now().Sub(start)
+	return st
+}
 
-emit:
+// emit walks the schedule from start: it waits until iteration n is due,
+// then offers it to tryStart, which starts it (true) or finds every VU
+// busy (false: dropped). It returns when the schedule ends or ctx is done.
+func (p *Pacer) emit(ctx context.Context, clk clock, start time.Time, tryStart func(n int64) bool) {
+	total := p.Schedule.Duration()
 	for n := int64(0); ; n++ {
 		due, ok := p.Schedule.TimeOf(float64(n))
 		if !ok || due >= total {
-			break
+			return
 		}
-		if wait := time.Until(start.Add(due)); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-ctx.Done():
-				break emit
-			case <-timer.C:
-			}
-		} else if ctx.Err() != nil {
-			break
+		if !clk.SleepUntil(ctx, start.Add(due)) {
+			return
 		}
-		select {
-		case slots <- struct{}{}:
+		if tryStart(n) {
 			p.started.Add(1)
-			a := p.active.Add(1)
-			for m := p.maxActive.Load(); a > m && !p.maxActive.CompareAndSwap(m, a); m = p.maxActive.Load() {
-			}
-			wg.Go(func() {
-				defer func() {
-					p.active.Add(-1)
-					<-slots
-				}()
-				iteration(ctx, n)
-			})
-		default:
+		} else {
 			p.dropped.Add(1)
 		}
 	}
-	wg.Wait()
-	st := p.Stats()
-	st.Elapsed = time.Since(start)
-	return st
 }
+
+// vuPool runs functions on at most its size of goroutines at once, and
+// refuses one more rather than queue it.
+type vuPool struct {
+	slots        chan struct{}
+	wg           sync.WaitGroup
+	active, peak atomic.Int64 // running now, most at once
+}
+
+func (v *vuPool) setSize(n int) { v.slots = make(chan struct{}, n) }
+
+// tryGo runs fn on a goroutine of its own if a slot is free and reports
+// whether it did.
+func (v *vuPool) tryGo(fn func()) bool {
+	select {
+	case v.slots <- struct{}{}:
+	default:
+		return false
+	}
+	a := v.active.Add(1)
+	for m := v.peak.Load(); a > m && !v.peak.CompareAndSwap(m, a); m = v.peak.Load() {
+	}
+	v.wg.Go(func() {
+		defer func() {
+			v.active.Add(-1)
+			<-v.slots
+		}()
+		fn()
+	})
+	return true
+}
+
+// wait returns when every function started so far has returned.
+func (v *vuPool) wait() { v.wg.Wait() }

@@ -1,6 +1,6 @@
-// Command authd-bench is `make bench`: it builds authd, runs it against the
-// local PostgreSQL and Valkey in a database and key prefix of its own,
-// measures it in five phases and writes BENCHMARKS.md.
+// Command bench (authd-bench) is `make bench`: it builds authd, runs it
+// against the local PostgreSQL and Valkey in a database and key prefix of
+// its own, measures it in five phases and writes BENCHMARKS.md.
 //
 //  1. Go benchmarks of the hasher, the hash pool and the HTTP handlers;
 //  2. /health versus /auth/me throughput;
@@ -9,19 +9,20 @@
 //  4. /auth/me latency while register/login demand is 3× the hash capacity;
 //  5. the old service's mixed k6 scenario.
 //
-// Every load run is a cmd/authd-load process (the repository's Go stand-in
-// for the k6 scripts) whose -json summary the bench reads; the report
-// quotes each command and its k6 equivalent, so any figure can be
-// reproduced by hand. Targets are benchmarks, not tests: a miss is
+// Every load run is a devtools/cmd/load process (the repository's Go
+// stand-in for the k6 scripts) whose -json summary (devtools/loadreport)
+// the bench reads; the report quotes each command and its k6 equivalent,
+// so any figure can be reproduced by hand. Targets are benchmarks, not tests: a miss is
 // reported (by how much, and why, with a CPU profile) rather than failing
 // the command.
 //
-//	go run ./cmd/authd-bench -out BENCHMARKS.md
-//	go run ./cmd/authd-bench -quick -out /tmp/bench-quick.md
+//	go run ./devtools/cmd/bench -out BENCHMARKS.md
+//	go run ./devtools/cmd/bench -quick -out /tmp/bench-quick.md
 package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -35,6 +36,16 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/authd/authd/internal/testenv"
+)
+
+// The packages the bench runs, as the report quotes them: `go run` them
+// from the repository root.
+const (
+	benchPkg = "./devtools/cmd/bench"
+	loadPkg  = "./devtools/cmd/load"
+	authdPkg = "./cmd/authd"
 )
 
 // The login user of the old service's k6 run; authd-load seeds and logs
@@ -105,8 +116,16 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "authd-bench: unexpected arguments %v\n", fs.Args())
 		return 2
 	}
-	o.adminURL = envOr("BENCH_DATABASE_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-	o.valkeyURL = envOr("BENCH_VALKEY_URL", "redis://127.0.0.1:6379/0")
+	// The bench's servers are the tests' (internal/testenv: TEST_DATABASE_URL,
+	// TEST_VALKEY_URL, their defaults) unless BENCH_* say otherwise. They
+	// are then set as TEST_*, which testenv reads both here (the bench's
+	// database) and in the `go test` children of phase 1.
+	o.adminURL = cmp.Or(os.Getenv("BENCH_DATABASE_ADMIN_URL"), testenv.PostgresAdminURL())
+	o.valkeyURL = cmp.Or(os.Getenv("BENCH_VALKEY_URL"), testenv.ValkeyURL())
+	if err := errors.Join(os.Setenv("TEST_DATABASE_URL", o.adminURL), os.Setenv("TEST_VALKEY_URL", o.valkeyURL)); err != nil {
+		fmt.Fprintln(stderr, "authd-bench:", err)
+		return 1
+	}
 
 	// The first SIGINT/SIGTERM cancels ctx; every phase then stops and the
 	// deferred cleanup still stops authd, drops the database and deletes
@@ -142,13 +161,6 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
 // writeReport renders to a temp file and renames it, so an error halfway
 // leaves the previous report intact.
 func writeReport(path string, r *Report) error {
@@ -174,7 +186,9 @@ type bench struct {
 	tmp       string
 	authdBin  string
 	loadBin   string
-	db        *database
+	dbName    string
+	dbURL     string
+	dropDB    func()
 	prefix    string
 	port      int
 	authd     *authdProc
@@ -217,10 +231,10 @@ func (b *bench) run(ctx context.Context) (rep *Report, err error) {
 	rep.Machine = machineInfo(ctx, b.opts.adminURL, b.opts.valkeyURL)
 
 	b.logf("building authd and authd-load into %s", b.tmp)
-	if b.authdBin, err = goBuild(ctx, b.moduleDir, b.tmp, "./cmd/authd", b.stderr); err != nil {
+	if b.authdBin, err = goBuild(ctx, b.moduleDir, b.tmp, authdPkg, "authd", b.stderr); err != nil {
 		return nil, err
 	}
-	if b.loadBin, err = goBuild(ctx, b.moduleDir, b.tmp, "./cmd/authd-load", b.stderr); err != nil {
+	if b.loadBin, err = goBuild(ctx, b.moduleDir, b.tmp, loadPkg, "authd-load", b.stderr); err != nil {
 		return nil, err
 	}
 	help, err := authdHelp(ctx, b.authdBin)
@@ -244,15 +258,19 @@ func (b *bench) run(ctx context.Context) (rep *Report, err error) {
 		return rep, errors.New("no one-hash time: BenchmarkHash of internal/argon2id did not run, and the phases after it depend on it")
 	}
 
-	suffix := randomSuffix()
-	b.prefix = "authd-bench-" + suffix + ":"
-	if b.db, err = createDatabase(ctx, b.opts.adminURL, "authd_bench_"+suffix); err != nil {
-		return rep, err
+	// A name of its own for this run's database and key prefix, so several
+	// benches (and the tests, which use authd_test_* / authd-test-*) can
+	// share the servers without touching each other's data.
+	suffix := testenv.RandomName("")
+	b.dbName = "authd_bench_" + suffix
+	if b.dbURL, b.dropDB, err = testenv.CreateDatabase(b.dbName); err != nil {
+		return rep, fmt.Errorf("%w (set BENCH_DATABASE_ADMIN_URL or TEST_DATABASE_URL)", err)
 	}
-	b.logf("database %s, key prefix %s", b.db.name, b.prefix)
+	b.prefix = "authd-bench-" + suffix + ":"
+	b.logf("database %s, key prefix %s", b.dbName, b.prefix)
 	defer func() {
 		// Also after an error or interrupt (rep is then nil: no report).
-		done := b.cleanup(context.WithoutCancel(ctx))
+		done := b.cleanup()
 		b.logf("cleanup: %s", done)
 		if rep != nil {
 			rep.Cleanup = done
@@ -283,7 +301,7 @@ func commandOf(args []string) string {
 	if strings.Join(args, " ") == "-out BENCHMARKS.md" {
 		return "make bench"
 	}
-	return "go run ./cmd/authd-bench " + shellJoin(args)
+	return "go run " + benchPkg + " " + shellJoin(args)
 }
 
 // authdEnv is authd's configuration for the bench: dev mode on loopback,
@@ -298,7 +316,7 @@ func (b *bench) authdEnv(port int) []string {
 		"DEV_MODE=true",
 		"HTTP_ADDR=127.0.0.1:" + fmt.Sprint(port),
 		"PUBLIC_URL=" + base,
-		"DATABASE_URL=" + b.db.url,
+		"DATABASE_URL=" + b.dbURL,
 		"VALKEY_URL=" + b.opts.valkeyURL,
 		"VALKEY_KEY_PREFIX=" + b.prefix,
 		"LOG_LEVEL=warn",
@@ -315,7 +333,10 @@ func (b *bench) authdEnv(port int) []string {
 // port can be bound again at once.
 func (b *bench) startAuthd(ctx context.Context, overrides ...string) error {
 	if b.port == 0 {
-		port, err := freePort()
+		// Another process could take the port before authd binds it;
+		// authd then fails to start with a clear error, which is
+		// acceptable for a bench.
+		port, err := testenv.FreePort()
 		if err != nil {
 			return err
 		}
@@ -390,28 +411,37 @@ var effectiveMetrics = []string{"go_sched_gomaxprocs_threads", "authd_hash_pool_
 
 // cleanup stops authd and removes exactly what the bench created. It runs
 // on success, error and interrupt alike, and says what it did.
-func (b *bench) cleanup(ctx context.Context) string {
+func (b *bench) cleanup() string {
 	var parts []string
 	if b.authd != nil {
 		b.authd.stop()
 		parts = append(parts, "authd stopped")
 	}
-	if b.db != nil {
-		if err := b.db.drop(ctx); err != nil {
-			parts = append(parts, fmt.Sprintf("DROP DATABASE %s failed: %v", b.db.name, err))
-		} else {
-			parts = append(parts, "database "+b.db.name+" dropped")
-		}
+	if b.dropDB != nil {
+		// WITH (FORCE): after an interrupt authd may not have shut down
+		// cleanly. testenv prints a failure on stderr.
+		b.dropDB()
+		parts = append(parts, "database "+b.dbName+" dropped (a failure is reported on stderr)")
 	}
 	if b.prefix != "" {
-		n, err := deleteKeys(ctx, b.opts.valkeyURL, b.prefix)
-		if err != nil {
-			parts = append(parts, fmt.Sprintf("deleting keys %s* failed after %d: %v", b.prefix, n, err))
+		// Only the keys under the run's own prefix (SCAN MATCH, never
+		// FLUSHDB): others use the same server.
+		if err := b.deleteKeys(); err != nil {
+			parts = append(parts, fmt.Sprintf("deleting keys %s* failed: %v", b.prefix, err))
 		} else {
-			parts = append(parts, fmt.Sprintf("%d keys under %s deleted", n, b.prefix))
+			parts = append(parts, "keys under "+b.prefix+" deleted")
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+func (b *bench) deleteKeys() error {
+	c, err := openValkey(b.opts.valkeyURL)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return testenv.DeleteKeys(c, b.prefix)
 }
 
 // measure runs fn while recording where the CPU goes: the machine's and
@@ -486,7 +516,7 @@ func (b *bench) notes() []string {
 			"(`REGISTER_LIMIT_PER_IP=0`, `MAIL_REQUESTS_PER_IP=0`, `LOGIN_IP_FREE_ATTEMPTS=0`); with them on, most of this load would be answered 429.",
 		"Mail is queued in PostgreSQL (in the same transaction as its token) but not sent: `MAIL_WORKERS=0`, so SMTP " +
 			"delivery is not in any figure. Recovery requests for the login user send at most `MAIL_LIMIT_PER_HOUR` (3) mails anyway.",
-		"k6 is not installed here, so `cmd/authd-load` stands in for it: the same scenarios, open-model arrival-rate pacing with " +
+		"k6 is not installed here, so `devtools/cmd/load` stands in for it: the same scenarios, open-model arrival-rate pacing with " +
 			"dropped iterations, and check names. Its latency is measured from request start to the end of the body, as k6's http_req_duration.",
 		"Throughput runs give a rate above capacity; the pacer drops what the VUs cannot start, so the figure is the server's " +
 			"(and the load generator's) capacity, not the schedule.",

@@ -2,13 +2,12 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authd/authd/devtools/loadreport"
 )
 
 func TestPercentile(t *testing.T) {
@@ -52,7 +51,7 @@ func sampleRecorder() *Recorder {
 	return rec
 }
 
-func sampleSummary() *Summary {
+func sampleSummary() *loadreport.Summary {
 	s := sampleRecorder().Build(RunInfo{
 		Command: "authd-load -scenario mixed", Scenario: "mixed", BaseURL: "http://127.0.0.1:8080",
 		Started:  time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
@@ -61,7 +60,7 @@ func sampleSummary() *Summary {
 		MaxVUs:   300,
 		Pacer:    PacerStats{Started: 112, Dropped: 4, MaxVUs: 7, Elapsed: 10 * time.Second},
 	})
-	s.Evaluate(mixedThresholds)
+	evaluate(s, mixedThresholds)
 	return s
 }
 
@@ -84,7 +83,7 @@ func TestBuild(t *testing.T) {
 	if s.ServedDuration.Count != 101 || s.HTTPReqDuration.Count != 111 {
 		t.Errorf("served %d, all %d", s.ServedDuration.Count, s.HTTPReqDuration.Count)
 	}
-	var login EndpointStats
+	var login loadreport.EndpointStats
 	for _, e := range s.Endpoints {
 		if e.Name == "login" {
 			login = e
@@ -93,7 +92,7 @@ func TestBuild(t *testing.T) {
 	if login.Count != 100 || login.Latency.P50Ms != 50.5 || login.Latency.P99Ms != 99.01 || login.Latency.MaxMs != 100 || login.Statuses["200"] != 100 {
 		t.Errorf("login = %+v", login)
 	}
-	var reg CheckStats
+	var reg loadreport.CheckStats
 	for _, c := range s.Checks {
 		if c.Name == "register 2xx" {
 			reg = c
@@ -105,7 +104,7 @@ func TestBuild(t *testing.T) {
 	if s.ThresholdsOK {
 		t.Error("thresholds: failure rate 1.8% and 4 dropped iterations should fail")
 	}
-	byCond := map[string]ThresholdResult{}
+	byCond := map[string]loadreport.ThresholdResult{}
 	for _, r := range s.Thresholds {
 		byCond[r.Metric+" "+r.Condition] = r
 	}
@@ -120,41 +119,9 @@ func TestBuild(t *testing.T) {
 	}
 }
 
-func TestJSONRoundTrip(t *testing.T) {
-	s := sampleSummary()
-	path := filepath.Join(t.TempDir(), "out.json")
-	if err := s.WriteJSON(path); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back Summary
-	if err := json.Unmarshal(raw, &back); err != nil {
-		t.Fatal(err)
-	}
-	again, _ := json.MarshalIndent(&back, "", "  ")
-	if !bytes.Equal(bytes.TrimSpace(raw), again) {
-		t.Errorf("round trip changed the document:\n%s\n---\n%s", raw, again)
-	}
-	if !back.StartedAt.Equal(s.StartedAt) || back.Endpoints[0].Latency != s.Endpoints[0].Latency {
-		t.Error("fields lost in the round trip")
-	}
-	// Field names are an interface for scripts; keep them stable.
-	var generic map[string]any
-	_ = json.Unmarshal(raw, &generic)
-	for _, k := range []string{"scenario", "base_url", "iterations", "dropped_iterations", "http_reqs", "http_req_failed",
-		"http_req_duration", "served_duration", "shed_503", "server_5xx_other", "endpoints", "checks", "thresholds", "thresholds_ok", "command"} {
-		if _, ok := generic[k]; !ok {
-			t.Errorf("JSON lacks %q", k)
-		}
-	}
-}
-
 func TestWriteText(t *testing.T) {
 	var b bytes.Buffer
-	sampleSummary().WriteText(&b)
+	writeText(&b, sampleSummary())
 	out := b.String()
 	for _, want := range []string{
 		"✓ login 2xx", "✗ register 2xx", "shed 503: 10", "dropped_iterations.............: 4 0.40/s",

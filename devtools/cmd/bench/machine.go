@@ -103,12 +103,7 @@ func pgVersion(ctx context.Context, adminURL string) string {
 func valkeyVersion(ctx context.Context, valkeyURL string) string {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	opt, err := vk.ParseURL(valkeyURL)
-	if err != nil {
-		return "unknown"
-	}
-	opt.DisableCache = true
-	c, err := vk.NewClient(opt)
+	c, err := openValkey(valkeyURL)
 	if err != nil {
 		return "unknown"
 	}
@@ -130,6 +125,17 @@ func valkeyVersion(ctx context.Context, valkeyURL string) string {
 		return "unknown"
 	}
 	return name + " " + ver + " on " + hostOf(valkeyURL)
+}
+
+// openValkey connects to the bench's Valkey, without client-side caching:
+// the bench only reads INFO and deletes its own keys.
+func openValkey(rawURL string) (vk.Client, error) {
+	opt, err := vk.ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	opt.DisableCache = true
+	return vk.NewClient(opt)
 }
 
 func hostOf(raw string) string {

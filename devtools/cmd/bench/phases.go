@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"os/exec"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/authd/authd/devtools/loadreport"
 	"github.com/authd/authd/internal/argon2id"
 )
 
@@ -20,15 +20,9 @@ import (
 func (b *bench) runGoTest(ctx context.Context, args []string) (GoBenchRun, string, error) {
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = b.moduleDir
-	cmd.Env = os.Environ()
 	// The handler benchmarks make their databases through internal/testenv,
-	// which reads TEST_*; point them at the bench's servers.
-	if os.Getenv("TEST_DATABASE_URL") == "" {
-		cmd.Env = append(cmd.Env, "TEST_DATABASE_URL="+b.opts.adminURL)
-	}
-	if os.Getenv("TEST_VALKEY_URL") == "" {
-		cmd.Env = append(cmd.Env, "TEST_VALKEY_URL="+b.opts.valkeyURL)
-	}
+	// on the bench's servers: realMain has set TEST_DATABASE_URL and
+	// TEST_VALKEY_URL to them, and the children inherit the environment.
 	var out bytes.Buffer
 	cmd.Stdout = io.MultiWriter(&out, b.stderr)
 	cmd.Stderr = cmd.Stdout
@@ -403,7 +397,7 @@ func (b *bench) runSat(ctx context.Context, s *satRun) {
 		select {
 		case <-ready:
 		case err := <-bDone:
-			return s.B.CPU(), fmt.Errorf("B ended before its load started: %v", err)
+			return s.B.CPU(), fmt.Errorf("run B ended before its load started: %v", err)
 		case <-ctx.Done():
 			<-bDone
 			return s.B.CPU(), ctx.Err()
@@ -629,7 +623,7 @@ func (b *bench) phaseMixed(ctx context.Context) Phase {
 		return ph
 	}
 	s := r.Summary
-	var reg500 CheckStats
+	var reg500 loadreport.CheckStats
 	for _, c := range s.Checks {
 		if c.Name == "register <500ms" {
 			reg500 = c
@@ -684,7 +678,7 @@ func (b *bench) phaseMixed(ctx context.Context) Phase {
 	return ph
 }
 
-func shedFails(cs []CheckStats) int64 {
+func shedFails(cs []loadreport.CheckStats) int64 {
 	var n int64
 	for _, c := range cs {
 		n += c.FailsShed

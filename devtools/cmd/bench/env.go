@@ -3,12 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,25 +14,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	vk "github.com/valkey-io/valkey-go"
+	"github.com/authd/authd/internal/testenv"
 )
 
-// randomSuffix names this run's database and key prefix, so several
-// benches (and the tests, which use authd_test_* / authd-test-*) can share
-// the servers without touching each other's data.
-func randomSuffix() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// goBuild compiles a main package of this module into dir.
-func goBuild(ctx context.Context, moduleDir, dir, pkg string, stderr io.Writer) (string, error) {
-	out := filepath.Join(dir, filepath.Base(pkg))
+// goBuild compiles a main package of this module into dir as name. The
+// name is also the process name that perf reports sort by.
+func goBuild(ctx context.Context, moduleDir, dir, pkg, name string, stderr io.Writer) (string, error) {
+	out := filepath.Join(dir, name)
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, pkg)
 	cmd.Dir = moduleDir
 	cmd.Stdout, cmd.Stderr = stderr, stderr
@@ -59,111 +46,19 @@ func moduleRoot(ctx context.Context) (string, error) {
 	return filepath.Dir(mod), nil
 }
 
-// database is the bench's own PostgreSQL database.
-type database struct {
-	adminURL string
-	name     string
-	url      string // for authd
-}
-
-// createDatabase makes authd_bench_<suffix> on the admin URL's server.
-func createDatabase(ctx context.Context, adminURL, name string) (*database, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		return nil, fmt.Errorf("PostgreSQL at %s (BENCH_DATABASE_ADMIN_URL): %w", redactURL(adminURL), err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return nil, fmt.Errorf("create database %s: %w", name, err)
-	}
-	u, err := url.Parse(adminURL)
-	if err != nil {
-		return nil, err
-	}
-	u.Path = "/" + name
-	return &database{adminURL: adminURL, name: name, url: u.String()}, nil
-}
-
-// drop removes the database, closing authd's leftover connections if any
-// (WITH (FORCE)): after an interrupt authd may not have shut down cleanly.
-func (d *database) drop(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, d.adminURL)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{d.name}.Sanitize()+" WITH (FORCE)")
-	return err
-}
-
-// deleteKeys removes every key under prefix and nothing else: SCAN MATCH
-// walks the keyspace without blocking the shared server (KEYS would), and
-// the prefix is ours alone. Never FLUSHDB: others use the same server.
-func deleteKeys(ctx context.Context, valkeyURL, prefix string) (int, error) {
-	if strings.ContainsAny(prefix, `*?[]\`) || prefix == "" {
-		// A glob character would widen the match to other people's keys.
-		return 0, fmt.Errorf("refusing to delete keys under unsafe prefix %q", prefix)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	opt, err := vk.ParseURL(valkeyURL)
-	if err != nil {
-		return 0, fmt.Errorf("VALKEY_URL: %w", err)
-	}
-	opt.DisableCache = true
-	c, err := vk.NewClient(opt)
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	var cursor uint64
-	n := 0
-	for {
-		res, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(prefix+"*").Count(1000).Build()).AsScanEntry()
-		if err != nil {
-			return n, fmt.Errorf("scan %s*: %w", prefix, err)
-		}
-		if len(res.Elements) > 0 {
-			if err := c.Do(ctx, c.B().Del().Key(res.Elements...).Build()).Error(); err != nil {
-				return n, fmt.Errorf("delete keys: %w", err)
-			}
-			n += len(res.Elements)
-		}
-		if res.Cursor == 0 {
-			return n, nil
-		}
-		cursor = res.Cursor
-	}
-}
-
-// freePort asks the kernel for an unused loopback port. Another process
-// could take it before authd binds it; authd would then fail to start with
-// a clear error, which is acceptable for a bench.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 // authdProc is the running server.
 type authdProc struct {
-	cmd     *exec.Cmd
+	proc    *testenv.Process
 	baseURL string
-	logPath string
 	env     []string // the settings the bench chose, for the report
-	exited  chan struct{}
 }
 
 // startAuthd runs `authd serve` with env on top of the bench's own
 // environment minus any authd setting inherited from the shell, so that
-// the figures depend only on what the report lists.
+// the figures depend only on what the report lists. testenv starts it in
+// a process group of its own: a Ctrl-C in the terminal then reaches the
+// bench only, which stops authd in order (SIGTERM, wait) before it drops
+// the database authd is connected to.
 func startAuthd(ctx context.Context, bin, logPath string, env []string, baseURL string) (*authdProc, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -172,23 +67,24 @@ func startAuthd(ctx context.Context, bin, logPath string, env []string, baseURL 
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(cleanEnv(os.Environ(), env), env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// Its own process group: a Ctrl-C in the terminal then reaches the
-	// bench only, which stops authd in order (SIGTERM, wait) before it
-	// drops the database authd is connected to.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	proc, err := testenv.StartProcess(cmd)
+	if err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start authd: %w", err)
 	}
-	p := &authdProc{cmd: cmd, baseURL: baseURL, logPath: logPath, env: env, exited: make(chan struct{})}
 	go func() {
-		_ = cmd.Wait()
+		<-proc.Exited()
 		logf.Close()
-		close(p.exited)
 	}()
-	if err := p.waitHealthy(ctx, 90*time.Second); err != nil {
+	p := &authdProc{proc: proc, baseURL: baseURL, env: env}
+	// authd applies its migrations before it listens, which takes a few
+	// seconds on a fresh database.
+	if err := proc.WaitHTTP(ctx, baseURL+"/health", 90*time.Second); err != nil {
 		p.stop()
-		return nil, err
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("authd did not start: %v: %s", err, tailFile(logPath, 2000))
 	}
 	return p, nil
 }
@@ -211,51 +107,11 @@ func cleanEnv(environ, ours []string) []string {
 	return out
 }
 
-func (p *authdProc) pid() int { return p.cmd.Process.Pid }
-
-// waitHealthy polls /health: authd applies its migrations before it
-// listens, which takes a few seconds on a fresh database.
-func (p *authdProc) waitHealthy(ctx context.Context, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	c := &http.Client{Timeout: 2 * time.Second}
-	for {
-		select {
-		case <-p.exited:
-			return fmt.Errorf("authd exited at start: %s", tailFile(p.logPath, 2000))
-		case <-ctx.Done():
-			return ctx.Err()
-		default:
-		}
-		resp, err := c.Get(p.baseURL + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("authd did not answer /health within %v: %s", limit, tailFile(p.logPath, 2000))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
+func (p *authdProc) pid() int { return p.proc.PID() }
 
 // stop asks authd to shut down (SIGTERM: in-flight requests finish) and
 // kills it if that takes longer than its own shutdown timeout.
-func (p *authdProc) stop() {
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
-}
+func (p *authdProc) stop() { _ = p.proc.Stop(30 * time.Second) }
 
 func tailFile(path string, n int) string {
 	b, err := os.ReadFile(path)

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -14,113 +13,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/authd/authd/devtools/loadreport"
 )
-
-// LoadSummary is the part of authd-load's -json document (see
-// cmd/authd-load/report.go) that the bench reads. It is a copy rather than
-// an import because authd-load is a main package; unknown fields are
-// ignored, so the tool may grow without breaking the bench.
-type LoadSummary struct {
-	Command           string  `json:"command"`
-	Scenario          string  `json:"scenario"`
-	DurationSeconds   float64 `json:"duration_seconds"`
-	MaxVUs            int     `json:"max_vus"`
-	VUsMaxUsed        int64   `json:"vus_max_used"`
-	Iterations        Counter `json:"iterations"`
-	DroppedIterations Counter `json:"dropped_iterations"`
-	HTTPReqs          Counter `json:"http_reqs"`
-	HTTPReqFailed     struct {
-		Fails int     `json:"fails"`
-		Total int     `json:"total"`
-		Rate  float64 `json:"rate"`
-	} `json:"http_req_failed"`
-	HTTPReqDuration Latency `json:"http_req_duration"`
-	ServedDuration  Latency `json:"served_duration"`
-	Shed503         struct {
-		Count int     `json:"count"`
-		Rate  float64 `json:"rate"`
-		MaxMs float64 `json:"max_ms"`
-	} `json:"shed_503"`
-	Server5xxOther  int             `json:"server_5xx_other"`
-	TransportErrors int             `json:"transport_errors"`
-	ErrorMessages   map[string]int  `json:"error_messages"`
-	Endpoints       []EndpointStats `json:"endpoints"`
-	Checks          []CheckStats    `json:"checks"`
-	ChecksTotal     CheckStats      `json:"checks_total"`
-}
-
-// Counter is a count and its rate over the run.
-type Counter struct {
-	Count int64   `json:"count"`
-	Rate  float64 `json:"rate"`
-}
-
-// Latency is in milliseconds.
-type Latency struct {
-	Count int     `json:"count"`
-	AvgMs float64 `json:"avg_ms"`
-	MinMs float64 `json:"min_ms"`
-	P50Ms float64 `json:"p50_ms"`
-	P90Ms float64 `json:"p90_ms"`
-	P95Ms float64 `json:"p95_ms"`
-	P99Ms float64 `json:"p99_ms"`
-	MaxMs float64 `json:"max_ms"`
-}
-
-// EndpointStats is one endpoint's breakdown.
-type EndpointStats struct {
-	Name     string         `json:"name"`
-	Count    int            `json:"count"`
-	Rate     float64        `json:"rate"`
-	Latency  Latency        `json:"latency"`
-	Served   Latency        `json:"served"`
-	Shed503  int            `json:"shed_503"`
-	Failed   int            `json:"failed"`
-	Statuses map[string]int `json:"statuses"`
-}
-
-// CheckStats is one named check (or, in checks_total, all of them).
-type CheckStats struct {
-	Name      string  `json:"name"`
-	Passes    int64   `json:"passes"`
-	Fails     int64   `json:"fails"`
-	FailsShed int64   `json:"fails_shed"`
-	Rate      float64 `json:"rate"`
-}
-
-// Endpoint returns the named endpoint's stats; zero when it saw no request.
-func (s *LoadSummary) Endpoint(name string) EndpointStats {
-	for _, e := range s.Endpoints {
-		if e.Name == name {
-			return e
-		}
-	}
-	return EndpointStats{Name: name, Statuses: map[string]int{}}
-}
-
-// Status is how many requests to the endpoint got the status.
-func (e EndpointStats) Status(code int) int { return e.Statuses[fmt.Sprint(code)] }
-
-// PerSecond is n over the run's measured duration.
-func (s *LoadSummary) PerSecond(n int) float64 {
-	if s.DurationSeconds <= 0 {
-		return 0
-	}
-	return float64(n) / s.DurationSeconds
-}
-
-// readLoadSummary parses an authd-load -json file.
-func readLoadSummary(path string) (*LoadSummary, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var s LoadSummary
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &s, nil
-}
 
 // loadRun is one authd-load process: its arguments, and afterwards its
 // summary and the CPU time it used (the load generator shares the two
@@ -129,7 +24,7 @@ type loadRun struct {
 	Name string   // short name, also the JSON file's base name
 	Args []string // without -base-url, -json and -no-thresholds
 
-	Summary  *LoadSummary
+	Summary  *loadreport.Summary
 	TotalCPU time.Duration // user + system time of the whole process
 
 	mu       sync.Mutex
@@ -182,7 +77,7 @@ func (l *loader) args(r *loadRun, jsonPath string) []string {
 // CommandLine is the run as a reader would type it from the repository
 // root, with the JSON file named relative to the bench's temp dir.
 func (l *loader) CommandLine(r *loadRun) string {
-	return "go run ./cmd/authd-load " + shellJoin(l.args(r, r.Name+".json"))
+	return "go run " + loadPkg + " " + shellJoin(l.args(r, r.Name+".json"))
 }
 
 // start launches the run. onProgress, when non-nil, is called (once) at
@@ -251,7 +146,7 @@ func (l *loader) start(ctx context.Context, r *loadRun, onProgress func()) (wait
 		if werr != nil {
 			return fmt.Errorf("authd-load %s: %w (output in %s)", r.Name, werr, filepath.Join(l.dir, r.Name+".txt"))
 		}
-		s, err := readLoadSummary(filepath.Join(l.dir, r.Name+".json"))
+		s, err := loadreport.ReadFile(filepath.Join(l.dir, r.Name+".json"))
 		if err != nil {
 			return fmt.Errorf("authd-load %s: %w", r.Name, err)
 		}

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"strings"
+
+	"github.com/authd/authd/devtools/loadreport"
 )
 
 // The why* functions turn a phase's measurements into the sentences that
@@ -27,7 +29,7 @@ func findProfile(ph Phase, run string) (Profile, bool) {
 	return Profile{}, false
 }
 
-func whyThroughput(ph Phase, hs, ms *LoadSummary) []string {
+func whyThroughput(ph Phase, hs, ms *loadreport.Summary) []string {
 	hp, ok1 := findProfile(ph, "health")
 	mp, ok2 := findProfile(ph, "me")
 	if !ok1 || !ok2 || hs.HTTPReqs.Rate <= 0 || ms.HTTPReqs.Rate <= 0 {
@@ -239,7 +241,7 @@ func benchNs(b *bench, pkg, name string) string {
 	return "not measured"
 }
 
-func whyMixed(b *bench, s *LoadSummary, pr Profile) []string {
+func whyMixed(b *bench, s *loadreport.Summary, pr Profile) []string {
 	var parts []string
 	var hashed, served int
 	var hashP50 float64

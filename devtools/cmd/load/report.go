@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -13,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/authd/authd/devtools/loadreport"
 )
 
 // Sample is one HTTP request as the load tool saw it.
@@ -46,7 +46,7 @@ func (s Sample) failed() bool {
 type Recorder struct {
 	mu          sync.Mutex
 	samples     []Sample
-	checks      map[string]*CheckStats
+	checks      map[string]*loadreport.CheckStats
 	checkOrder  []string
 	errors      map[string]int
 	iterations  int64
@@ -55,7 +55,7 @@ type Recorder struct {
 
 // NewRecorder returns an empty recorder.
 func NewRecorder() *Recorder {
-	return &Recorder{checks: map[string]*CheckStats{}, errors: map[string]int{}}
+	return &Recorder{checks: map[string]*loadreport.CheckStats{}, errors: map[string]int{}}
 }
 
 // Add records a request.
@@ -76,7 +76,7 @@ func (r *Recorder) Check(name string, ok, shed bool) bool {
 	defer r.mu.Unlock()
 	c := r.checks[name]
 	if c == nil {
-		c = &CheckStats{Name: name}
+		c = &loadreport.CheckStats{Name: name}
 		r.checks[name] = c
 		r.checkOrder = append(r.checkOrder, name)
 	}
@@ -111,18 +111,6 @@ func (r *Recorder) Requests() int {
 	return len(r.samples)
 }
 
-// Latency holds exact statistics in milliseconds.
-type Latency struct {
-	Count int     `json:"count"`
-	AvgMs float64 `json:"avg_ms"`
-	MinMs float64 `json:"min_ms"`
-	P50Ms float64 `json:"p50_ms"`
-	P90Ms float64 `json:"p90_ms"`
-	P95Ms float64 `json:"p95_ms"`
-	P99Ms float64 `json:"p99_ms"`
-	MaxMs float64 `json:"max_ms"`
-}
-
 // Percentile interpolates linearly between closest ranks (as k6 and
 // NumPy do) on an ascending slice; p is in [0, 100].
 func Percentile(sorted []float64, p float64) float64 {
@@ -135,16 +123,16 @@ func Percentile(sorted []float64, p float64) float64 {
 	return sorted[lo] + (sorted[hi]-sorted[lo])*(rank-float64(lo))
 }
 
-func latencyOf(ms []float64) Latency {
+func latencyOf(ms []float64) loadreport.Latency {
 	if len(ms) == 0 {
-		return Latency{}
+		return loadreport.Latency{}
 	}
 	slices.Sort(ms)
 	var sum float64
 	for _, v := range ms {
 		sum += v
 	}
-	return Latency{
+	return loadreport.Latency{
 		Count: len(ms),
 		AvgMs: sum / float64(len(ms)),
 		MinMs: ms[0],
@@ -154,101 +142,6 @@ func latencyOf(ms []float64) Latency {
 		P99Ms: Percentile(ms, 99),
 		MaxMs: ms[len(ms)-1],
 	}
-}
-
-// Counter is a count and its rate per second over the run.
-type Counter struct {
-	Count int64   `json:"count"`
-	Rate  float64 `json:"rate"`
-}
-
-// FailRate is k6's http_req_failed.
-type FailRate struct {
-	Fails int     `json:"fails"`
-	Total int     `json:"total"`
-	Rate  float64 `json:"rate"`
-}
-
-// ShedStats describes deliberate 503 + Retry-After replies.
-type ShedStats struct {
-	Count int     `json:"count"`
-	Rate  float64 `json:"rate"`
-	MaxMs float64 `json:"max_ms"`
-}
-
-// EndpointStats is the breakdown of one endpoint.
-type EndpointStats struct {
-	Name     string         `json:"name"`
-	Count    int            `json:"count"`
-	Rate     float64        `json:"rate"`
-	Latency  Latency        `json:"latency"`
-	Served   Latency        `json:"served"`
-	Shed503  int            `json:"shed_503"`
-	Failed   int            `json:"failed"`
-	Statuses map[string]int `json:"statuses"`
-}
-
-// CheckStats counts one named check.
-type CheckStats struct {
-	Name      string  `json:"name"`
-	Passes    int64   `json:"passes"`
-	Fails     int64   `json:"fails"`
-	FailsShed int64   `json:"fails_shed"`
-	Rate      float64 `json:"rate"`
-}
-
-// ChecksTotal is k6's "checks" line.
-type ChecksTotal struct {
-	Passes int64   `json:"passes"`
-	Fails  int64   `json:"fails"`
-	Rate   float64 `json:"rate"`
-}
-
-// StageJSON is a stage in readable units.
-type StageJSON struct {
-	Duration string  `json:"duration"`
-	Seconds  float64 `json:"seconds"`
-	Target   float64 `json:"target"`
-}
-
-// ThresholdResult is one evaluated threshold.
-type ThresholdResult struct {
-	Metric    string  `json:"metric"`
-	Condition string  `json:"condition"`
-	Value     float64 `json:"value"`
-	NoData    bool    `json:"no_data,omitempty"`
-	OK        bool    `json:"ok"`
-}
-
-// Summary is everything a run reports; it is also the -json document.
-type Summary struct {
-	Tool                  string             `json:"tool"`
-	Command               string             `json:"command"`
-	Scenario              string             `json:"scenario"`
-	BaseURL               string             `json:"base_url"`
-	StartedAt             time.Time          `json:"started_at"`
-	DurationSeconds       float64            `json:"duration_seconds"`
-	StartRate             float64            `json:"start_rate"`
-	Stages                []StageJSON        `json:"stages"`
-	Mix                   map[string]float64 `json:"mix"`
-	MaxVUs                int                `json:"max_vus"`
-	VUsMaxUsed            int64              `json:"vus_max_used"`
-	Iterations            Counter            `json:"iterations"`
-	DroppedIterations     Counter            `json:"dropped_iterations"`
-	InterruptedIterations int64              `json:"interrupted_iterations"`
-	HTTPReqs              Counter            `json:"http_reqs"`
-	HTTPReqFailed         FailRate           `json:"http_req_failed"`
-	HTTPReqDuration       Latency            `json:"http_req_duration"`
-	ServedDuration        Latency            `json:"served_duration"`
-	Shed503               ShedStats          `json:"shed_503"`
-	Server5xxOther        int                `json:"server_5xx_other"`
-	TransportErrors       int                `json:"transport_errors"`
-	ErrorMessages         map[string]int     `json:"error_messages"`
-	Endpoints             []EndpointStats    `json:"endpoints"`
-	Checks                []CheckStats       `json:"checks"`
-	ChecksTotal           ChecksTotal        `json:"checks_total"`
-	Thresholds            []ThresholdResult  `json:"thresholds"`
-	ThresholdsOK          bool               `json:"thresholds_ok"`
 }
 
 // RunInfo is what the runner knows that the recorder does not.
@@ -273,11 +166,11 @@ func perSecond(n float64, d time.Duration) float64 {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // Build computes the summary. Rates are over the measured run time.
-func (r *Recorder) Build(info RunInfo) *Summary {
+func (r *Recorder) Build(info RunInfo) *loadreport.Summary {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	el := info.Pacer.Elapsed
-	s := &Summary{
+	s := &loadreport.Summary{
 		Tool:                  "authd-load",
 		Command:               info.Command,
 		Scenario:              info.Scenario,
@@ -285,22 +178,22 @@ func (r *Recorder) Build(info RunInfo) *Summary {
 		StartedAt:             info.Started.UTC().Truncate(time.Millisecond),
 		DurationSeconds:       el.Seconds(),
 		StartRate:             info.Schedule.StartRate,
-		Stages:                []StageJSON{},
+		Stages:                []loadreport.Stage{},
 		Mix:                   map[string]float64{},
 		MaxVUs:                info.MaxVUs,
 		VUsMaxUsed:            info.Pacer.MaxVUs,
-		Iterations:            Counter{r.iterations, perSecond(float64(r.iterations), el)},
-		DroppedIterations:     Counter{info.Pacer.Dropped, perSecond(float64(info.Pacer.Dropped), el)},
+		Iterations:            loadreport.Counter{Count: r.iterations, Rate: perSecond(float64(r.iterations), el)},
+		DroppedIterations:     loadreport.Counter{Count: info.Pacer.Dropped, Rate: perSecond(float64(info.Pacer.Dropped), el)},
 		InterruptedIterations: r.interrupted,
-		HTTPReqs:              Counter{int64(len(r.samples)), perSecond(float64(len(r.samples)), el)},
+		HTTPReqs:              loadreport.Counter{Count: int64(len(r.samples)), Rate: perSecond(float64(len(r.samples)), el)},
 		ErrorMessages:         map[string]int{},
-		Endpoints:             []EndpointStats{},
-		Checks:                []CheckStats{},
-		Thresholds:            []ThresholdResult{},
+		Endpoints:             []loadreport.EndpointStats{},
+		Checks:                []loadreport.CheckStats{},
+		Thresholds:            []loadreport.ThresholdResult{},
 		ThresholdsOK:          true,
 	}
 	for _, st := range info.Schedule.Stages {
-		s.Stages = append(s.Stages, StageJSON{st.Duration.String(), st.Duration.Seconds(), st.Target})
+		s.Stages = append(s.Stages, loadreport.Stage{Duration: st.Duration.String(), Seconds: st.Duration.Seconds(), Target: st.Target})
 	}
 	for _, m := range info.Mix {
 		s.Mix[m.Flow] = m.Weight
@@ -312,14 +205,14 @@ func (r *Recorder) Build(info RunInfo) *Summary {
 	var all, served []float64
 	type acc struct {
 		all, served []float64
-		st          EndpointStats
+		st          loadreport.EndpointStats
 	}
 	byName := map[string]*acc{}
 	var names []string
 	for _, smp := range r.samples {
 		a := byName[smp.Endpoint]
 		if a == nil {
-			a = &acc{st: EndpointStats{Name: smp.Endpoint, Statuses: map[string]int{}}}
+			a = &acc{st: loadreport.EndpointStats{Name: smp.Endpoint, Statuses: map[string]int{}}}
 			byName[smp.Endpoint] = a
 			names = append(names, smp.Endpoint)
 		}
@@ -402,11 +295,12 @@ func (t Threshold) validate() error {
 	return nil
 }
 
-// Evaluate checks the thresholds against the summary and stores results.
-func (s *Summary) Evaluate(ts []Threshold) {
+// evaluate checks the thresholds against the summary and stores the
+// results in it.
+func evaluate(s *loadreport.Summary, ts []Threshold) {
 	s.ThresholdsOK = true
 	for _, t := range ts {
-		res := ThresholdResult{Metric: t.Metric, Condition: t.Condition}
+		res := loadreport.ThresholdResult{Metric: t.Metric, Condition: t.Condition}
 		m := condRE.FindStringSubmatch(t.Condition)
 		if m == nil {
 			res.NoData = true
@@ -415,7 +309,7 @@ func (s *Summary) Evaluate(ts []Threshold) {
 			continue
 		}
 		limit, _ := strconv.ParseFloat(m[3], 64)
-		v, ok := s.metricValue(t.Metric, m[1])
+		v, ok := metricValue(s, t.Metric, m[1])
 		res.Value = v
 		if !ok {
 			// Like k6, a metric that saw no data does not fail.
@@ -442,8 +336,8 @@ func compare(v float64, op string, limit float64) bool {
 	return v > limit
 }
 
-func (s *Summary) metricValue(metric, stat string) (float64, bool) {
-	pick := func(l Latency) (float64, bool) {
+func metricValue(s *loadreport.Summary, metric, stat string) (float64, bool) {
+	pick := func(l loadreport.Latency) (float64, bool) {
 		if l.Count == 0 {
 			return 0, false
 		}
@@ -491,15 +385,6 @@ func (s *Summary) metricValue(metric, stat string) (float64, bool) {
 	return 0, false
 }
 
-// WriteJSON writes the summary to path.
-func (s *Summary) WriteJSON(path string) error {
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
 // fmtMs renders milliseconds the way k6 does: µs, ms or s, two decimals.
 func fmtMs(v float64) string {
 	switch {
@@ -513,16 +398,16 @@ func fmtMs(v float64) string {
 	return strconv.FormatFloat(v/1000, 'f', 2, 64) + "s"
 }
 
-func fmtLatency(l Latency) string {
+func fmtLatency(l loadreport.Latency) string {
 	return fmt.Sprintf("avg=%s min=%s med=%s max=%s p(90)=%s p(95)=%s p(99)=%s",
 		fmtMs(l.AvgMs), fmtMs(l.MinMs), fmtMs(l.P50Ms), fmtMs(l.MaxMs), fmtMs(l.P90Ms), fmtMs(l.P95Ms), fmtMs(l.P99Ms))
 }
 
 func pct(r float64) string { return strconv.FormatFloat(r*100, 'f', 2, 64) + "%" }
 
-// WriteText prints the summary in k6's end-of-test layout, plus the
+// writeText prints the summary in k6's end-of-test layout, plus the
 // per-endpoint breakdown and the shed/served split k6 cannot show.
-func (s *Summary) WriteText(w io.Writer) {
+func writeText(w io.Writer, s *loadreport.Summary) {
 	line := func(name, value string) {
 		fmt.Fprintf(w, "     %s: %s\n", name+strings.Repeat(".", max(0, 31-len([]rune(name)))), value)
 	}

@@ -1,0 +1,167 @@
+// Package loadreport is the summary of one load run: the JSON document
+// that devtools/cmd/load writes with -json and devtools/cmd/bench reads.
+// Both use these types, so the writer and the reader cannot drift apart.
+// The field names follow k6's end-of-test metrics (http_reqs,
+// http_req_duration, ...) and are an interface for scripts: keep them
+// stable.
+package loadreport
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Summary is everything a run reports.
+type Summary struct {
+	Tool                  string             `json:"tool"`
+	Command               string             `json:"command"`
+	Scenario              string             `json:"scenario"`
+	BaseURL               string             `json:"base_url"`
+	StartedAt             time.Time          `json:"started_at"`
+	DurationSeconds       float64            `json:"duration_seconds"`
+	StartRate             float64            `json:"start_rate"`
+	Stages                []Stage            `json:"stages"`
+	Mix                   map[string]float64 `json:"mix"`
+	MaxVUs                int                `json:"max_vus"`
+	VUsMaxUsed            int64              `json:"vus_max_used"`
+	Iterations            Counter            `json:"iterations"`
+	DroppedIterations     Counter            `json:"dropped_iterations"`
+	InterruptedIterations int64              `json:"interrupted_iterations"`
+	HTTPReqs              Counter            `json:"http_reqs"`
+	HTTPReqFailed         FailRate           `json:"http_req_failed"`
+	HTTPReqDuration       Latency            `json:"http_req_duration"`
+	ServedDuration        Latency            `json:"served_duration"`
+	Shed503               ShedStats          `json:"shed_503"`
+	Server5xxOther        int                `json:"server_5xx_other"`
+	TransportErrors       int                `json:"transport_errors"`
+	ErrorMessages         map[string]int     `json:"error_messages"`
+	Endpoints             []EndpointStats    `json:"endpoints"`
+	Checks                []CheckStats       `json:"checks"`
+	ChecksTotal           ChecksTotal        `json:"checks_total"`
+	Thresholds            []ThresholdResult  `json:"thresholds"`
+	ThresholdsOK          bool               `json:"thresholds_ok"`
+}
+
+// Latency holds exact statistics in milliseconds.
+type Latency struct {
+	Count int     `json:"count"`
+	AvgMs float64 `json:"avg_ms"`
+	MinMs float64 `json:"min_ms"`
+	P50Ms float64 `json:"p50_ms"`
+	P90Ms float64 `json:"p90_ms"`
+	P95Ms float64 `json:"p95_ms"`
+	P99Ms float64 `json:"p99_ms"`
+	MaxMs float64 `json:"max_ms"`
+}
+
+// Counter is a count and its rate per second over the run.
+type Counter struct {
+	Count int64   `json:"count"`
+	Rate  float64 `json:"rate"`
+}
+
+// FailRate is k6's http_req_failed.
+type FailRate struct {
+	Fails int     `json:"fails"`
+	Total int     `json:"total"`
+	Rate  float64 `json:"rate"`
+}
+
+// ShedStats describes deliberate 503 + Retry-After replies.
+type ShedStats struct {
+	Count int     `json:"count"`
+	Rate  float64 `json:"rate"`
+	MaxMs float64 `json:"max_ms"`
+}
+
+// EndpointStats is the breakdown of one endpoint. Statuses is keyed by
+// the status code in decimal, or "error" when no response came back.
+type EndpointStats struct {
+	Name     string         `json:"name"`
+	Count    int            `json:"count"`
+	Rate     float64        `json:"rate"`
+	Latency  Latency        `json:"latency"`
+	Served   Latency        `json:"served"`
+	Shed503  int            `json:"shed_503"`
+	Failed   int            `json:"failed"`
+	Statuses map[string]int `json:"statuses"`
+}
+
+// CheckStats counts one named check, like k6's check().
+type CheckStats struct {
+	Name      string  `json:"name"`
+	Passes    int64   `json:"passes"`
+	Fails     int64   `json:"fails"`
+	FailsShed int64   `json:"fails_shed"` // failures that were deliberate 503s
+	Rate      float64 `json:"rate"`
+}
+
+// ChecksTotal is k6's "checks" line: every check together.
+type ChecksTotal struct {
+	Passes int64   `json:"passes"`
+	Fails  int64   `json:"fails"`
+	Rate   float64 `json:"rate"`
+}
+
+// Stage is one stage of the arrival schedule in readable units.
+type Stage struct {
+	Duration string  `json:"duration"`
+	Seconds  float64 `json:"seconds"`
+	Target   float64 `json:"target"`
+}
+
+// ThresholdResult is one evaluated k6-style threshold.
+type ThresholdResult struct {
+	Metric    string  `json:"metric"`
+	Condition string  `json:"condition"`
+	Value     float64 `json:"value"`
+	NoData    bool    `json:"no_data,omitempty"`
+	OK        bool    `json:"ok"`
+}
+
+// Endpoint returns the named endpoint's stats; zero (with an empty
+// Statuses map) when the run sent it no request.
+func (s *Summary) Endpoint(name string) EndpointStats {
+	for _, e := range s.Endpoints {
+		if e.Name == name {
+			return e
+		}
+	}
+	return EndpointStats{Name: name, Statuses: map[string]int{}}
+}
+
+// Status is how many requests to the endpoint got the status code.
+func (e EndpointStats) Status(code int) int { return e.Statuses[strconv.Itoa(code)] }
+
+// PerSecond is n over the run's measured duration.
+func (s *Summary) PerSecond(n int) float64 {
+	if s.DurationSeconds <= 0 {
+		return 0
+	}
+	return float64(n) / s.DurationSeconds
+}
+
+// WriteFile writes the summary to path as indented JSON.
+func (s *Summary) WriteFile(path string) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// ReadFile parses a summary that WriteFile wrote.
+func ReadFile(path string) (*Summary, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &s, nil
+}
