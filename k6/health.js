@@ -2,7 +2,7 @@
 // /auth/me throughput ÷ /health throughput.
 //
 //   k6 run --no-usage-report -e RATE=200 -e DURATION=30s k6/health.js
-//   go run ./cmd/authd-load -scenario health -rate 200 -duration 30s
+//   go run ./devtools/cmd/load -scenario health -rate 200 -duration 30s
 import { check } from 'k6';
 import { constantRate, health } from './lib.js';
 

@@ -1,6 +1,6 @@
 // Shared helpers of the authd k6 scenarios. Run any script with
 //   k6 run --no-usage-report -e BASE_URL=http://127.0.0.1:8080 k6/<script>.js
-// The Go load tool (go run ./cmd/authd-load) runs the same scenarios, with
+// The Go load tool (go run ./devtools/cmd/load) runs the same scenarios, with
 // the same check names and thresholds, on machines without k6.
 import http from 'k6/http';
 import { check, sleep } from 'k6';
@@ -13,7 +13,7 @@ export const API = `${BASE_URL}/api/v1/auth`;
 // registration (common-password policy); setup() then needs the user
 // seeded, or LOGIN_EMAIL / LOGIN_PASSWORD of an account that exists.
 export const LOGIN_EMAIL = __ENV.LOGIN_EMAIL || 'test@example.com';
-export const LOGIN_PASSWORD = __ENV.LOGIN_PASSWORD || 'Test1234!';
+export const LOGIN_PASSWORD = __ENV.LOGIN_PASSWORD || 'correct-horse-load-test';
 export const RECOVERY_EMAIL = __ENV.RECOVERY_EMAIL || LOGIN_EMAIL;
 
 // A 503 with Retry-After is authd shedding load on purpose: it answers at

@@ -2,7 +2,7 @@
 // iteration, so its throughput is the Argon2 pool's.
 //
 //   k6 run --no-usage-report -e RATE=20 -e DURATION=30s k6/login.js
-//   go run ./cmd/authd-load -scenario login -rate 20 -duration 30s
+//   go run ./devtools/cmd/load -scenario login -rate 20 -duration 30s
 import { OLD_THRESHOLDS, constantRate, ensureLoginUser, login } from './lib.js';
 
 export const options = {

@@ -2,7 +2,7 @@
 // sessions logged in by setup(), so no Argon2 work happens during the run.
 //
 //   k6 run --no-usage-report -e RATE=200 -e DURATION=30s -e SESSIONS=50 k6/me.js
-//   go run ./cmd/authd-load -scenario me -rate 200 -duration 30s -me-sessions 50
+//   go run ./devtools/cmd/load -scenario me -rate 200 -duration 30s -me-sessions 50
 import { OLD_THRESHOLDS, constantRate, ensureLoginUser, loginSessions, me } from './lib.js';
 
 export const options = {

@@ -4,7 +4,7 @@
 // of a new user, 25 % recovery for a fixed address (the login user).
 //
 //   k6 run --no-usage-report -e BASE_URL=http://127.0.0.1:8080 k6/mixed.js
-//   go run ./cmd/authd-load -scenario mixed -json mixed.json   # same, without k6
+//   go run ./devtools/cmd/load -scenario mixed -json mixed.json   # same, without k6
 import {
   OLD_THRESHOLDS, RECOVERY_EMAIL, ensureLoginUser, loginThenMe, newPassword, recovery, register, uniqueEmail,
 } from './lib.js';

@@ -4,7 +4,7 @@
 // endpoint is missing and fails the check.
 //
 //   k6 run --no-usage-report -e RATE=20 -e DURATION=30s k6/recovery.js
-//   go run ./cmd/authd-load -scenario recovery -rate 20 -duration 30s
+//   go run ./devtools/cmd/load -scenario recovery -rate 20 -duration 30s
 import { OLD_THRESHOLDS, RECOVERY_EMAIL, constantRate, recovery } from './lib.js';
 
 export const options = {

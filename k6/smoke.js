@@ -2,7 +2,7 @@
 // a fresh user; every check must pass.
 //
 //   k6 run --no-usage-report -e BASE_URL=http://127.0.0.1:8080 k6/smoke.js
-//   go run ./cmd/authd-load -scenario smoke
+//   go run ./devtools/cmd/load -scenario smoke
 import { check, group } from 'k6';
 import { health, login, me, newPassword, postJSON, recovery, register, uniqueEmail } from './lib.js';
 

@@ -190,7 +190,7 @@ func settings() []setting {
 		{name: "PASSWORD_MIN_LENGTH", def: fixed("8"), help: "Shortest password accepted, in characters (at most 64).",
 			parse: func(c *Config, v string) (err error) { c.PasswordMinLength, err = parseInt(v, 1, 64); return }},
 		{name: "SECRET_KEY", def: devDefault(devSecret, ""), required: true,
-			help: "At least 32 random bytes, base64 (openssl rand -base64 32); the same on every instance. Seals queued mails.",
+			help: "At least 32 random bytes, base64 (openssl rand -base64 32); the same on every instance. Seals queued mails and keys the hashes of addresses and IPs in Valkey keys.",
 			parse: func(c *Config, v string) (err error) {
 				c.SecretKey, err = base64.StdEncoding.DecodeString(v)
 				if err != nil || len(c.SecretKey) < 32 {

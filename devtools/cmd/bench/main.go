@@ -52,7 +52,7 @@ const (
 // in the same account by default.
 const (
 	seedEmail    = "test@example.com"
-	seedPassword = "Test1234!"
+	seedPassword = "correct-horse-load-test"
 )
 
 type options struct {

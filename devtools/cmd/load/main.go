@@ -78,7 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.MaxVUs, "max-vus", 300, "most iterations running at once; more are dropped, as in k6")
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Second, "per-request timeout")
 	fs.StringVar(&c.SeedEmail, "seed-email", envOr("LOGIN_EMAIL", "test@example.com"), "login user (env LOGIN_EMAIL)")
-	fs.StringVar(&c.SeedPassword, "seed-password", envOr("LOGIN_PASSWORD", "Test1234!"), "login user's password (env LOGIN_PASSWORD)")
+	fs.StringVar(&c.SeedPassword, "seed-password", envOr("LOGIN_PASSWORD", "correct-horse-load-test"), "login user's password (env LOGIN_PASSWORD)")
 	fs.StringVar(&c.RecoveryEmail, "recovery-email", envOr("RECOVERY_EMAIL", ""), "address for recovery requests (default: the login user)")
 	fs.StringVar(&c.Mix, "mix", "", `flow weights, e.g. "login=55,register=20,recovery=25"; flows: login (login then me), login-only, register, recovery, me, health`)
 	fs.IntVar(&c.MeSessions, "me-sessions", 50, "sessions logged in up front for the me flow")

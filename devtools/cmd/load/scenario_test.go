@@ -138,7 +138,7 @@ func testConfig(srv *httptest.Server, scenario string) config {
 		MaxVUs:        64,
 		Timeout:       5 * time.Second,
 		SeedEmail:     "test@example.com",
-		SeedPassword:  "Test1234!",
+		SeedPassword:  "correct-horse-load-test",
 		RecoveryEmail: "test@example.com",
 		MeSessions:    3,
 		Iterations:    2,
