@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -324,4 +323,8 @@ func derive(secret []byte, purpose string) []byte {
 	return m.Sum(nil)
 }
 
-var _ = pgx.ErrNoRows // pgx is the driver under the transactions built here
+// Adapters that do not import the domain, checked where they are plugged in.
+var (
+	_ hashpool.Inner = (*argon2id.Hasher)(nil)
+	_ auth.Blocklist = (*blocklist.Common)(nil)
+)

@@ -89,6 +89,8 @@ type Stats struct {
 	AvgHash  time.Duration // moving average of a hash; 0 before the first
 }
 
+var _ auth.PasswordHasher = (*Pool)(nil)
+
 // Pool limits concurrent hashing and refuses work it could not start within
 // the wait budget. It satisfies auth.PasswordHasher. Its zero value is not
 // usable; call New.

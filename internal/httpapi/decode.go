@@ -44,6 +44,11 @@ func decodeBody(body []byte, dst any) error {
 	if !utf8.Valid(body) {
 		return malformed("The body is not valid UTF-8.")
 	}
+	if hasLoneSurrogate(body) {
+		// encoding/json would silently turn it into U+FFFD, so the value
+		// stored would not be the value sent.
+		return malformed("The body has a \\u escape of half a UTF-16 surrogate pair.")
+	}
 	if err := checkShape(body); err != nil {
 		return err
 	}
@@ -94,10 +99,13 @@ func checkShape(body []byte) error {
 		}
 		if top != nil && top.object && top.expectKey {
 			if key, ok := tok.(string); ok {
-				if _, dup := top.keys[key]; dup {
+				// encoding/json matches keys to fields ignoring case, so
+				// "identifier" and "IDENTIFIER" are the same key to it.
+				folded := foldKey(key)
+				if _, dup := top.keys[folded]; dup {
 					return malformed("The key " + strconv.Quote(key) + " appears twice.")
 				}
-				top.keys[key] = struct{}{}
+				top.keys[folded] = struct{}{}
 				top.expectKey = false
 				continue
 			}
@@ -126,6 +134,50 @@ func checkShape(body []byte) error {
 			}
 		}
 	}
+}
+
+// foldKey is a key as encoding/json compares it to field names: case
+// folded, with the Kelvin sign and the long s folding to k and s.
+func foldKey(k string) string { return strings.ToLower(strings.ToUpper(k)) }
+
+// hasLoneSurrogate reports a \u escape of a UTF-16 surrogate that is not
+// part of a high-low pair. Backslashes occur only inside JSON strings, so a
+// scan of the raw bytes suffices; the body is checked for validity apart.
+func hasLoneSurrogate(body []byte) bool {
+	for i := 0; i < len(body); i++ {
+		if body[i] != '\\' || i+1 >= len(body) {
+			continue
+		}
+		if body[i+1] != 'u' {
+			i++ // an escaped character, possibly a backslash
+			continue
+		}
+		r, ok := hex4(body, i+2)
+		i += 5
+		if !ok || r < 0xD800 || r > 0xDFFF {
+			continue
+		}
+		if r >= 0xDC00 {
+			return true // a low half without a high one before it
+		}
+		if i+6 >= len(body) || body[i+1] != '\\' || body[i+2] != 'u' {
+			return true
+		}
+		low, ok := hex4(body, i+3)
+		if !ok || low < 0xDC00 || low > 0xDFFF {
+			return true
+		}
+		i += 6
+	}
+	return false
+}
+
+func hex4(b []byte, at int) (rune, bool) {
+	if at+4 > len(b) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[at:at+4]), 16, 32)
+	return rune(n), err == nil
 }
 
 func decodeError(err error) error {

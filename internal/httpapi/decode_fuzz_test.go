@@ -66,3 +66,26 @@ func TestDecodeBody(t *testing.T) {
 		}
 	}
 }
+
+func TestHasLoneSurrogate(t *testing.T) {
+	tests := []struct {
+		body string
+		want bool
+	}{
+		{`{"a":"plain"}`, false},
+		{`{"a":"\ud83d\ude00"}`, false}, // a pair: 😀
+		{`{"a":"\\ud800"}`, false},      // an escaped backslash, then text
+		{`{"a":"\u00e9"}`, false},
+		{`{"a":"\ud800"}`, true},
+		{`{"a":"\udc00"}`, true},
+		{`{"a":"\ud800x"}`, true},
+		{`{"a":"\ud800\u0041"}`, true},
+		{`{"a":"\ud800\ud800"}`, true},
+		{`{"a":"x\ud800`, true},
+	}
+	for _, tt := range tests {
+		if got := hasLoneSurrogate([]byte(tt.body)); got != tt.want {
+			t.Errorf("hasLoneSurrogate(%s) = %v, want %v", tt.body, got, tt.want)
+		}
+	}
+}

@@ -29,6 +29,8 @@ type Sender interface {
 	Send(ctx context.Context, msg smtp.Message) error
 }
 
+var _ Sender = (*smtp.Mailer)(nil)
+
 // Purger deletes expired one-time tokens and returns how many; the queue
 // runs it periodically, on one instance at a time.
 type Purger interface {
