@@ -134,7 +134,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Overrides) 
 		return nil, fmt.Errorf("config: SMTP_*: %w", err)
 	}
 	a.queue, err = mailqueue.New(a.DB.Pool(), mailer, postgres.NewTokenStore(a.DB),
-		mailqueue.Config{Secret: cfg.SecretKey, Workers: cfg.MailWorkers, SendTimeout: cfg.MailSendTimeout,
+		mailqueue.Config{Secret: cfg.SecretKey, PreviousSecrets: cfg.PreviousSecretKeys, Workers: cfg.MailWorkers, SendTimeout: cfg.MailSendTimeout,
 			RetryBase: cfg.MailRetryBase, RetryMax: cfg.MailRetryMax, GiveUpAfter: cfg.MailGiveUpAfter,
 			PurgeEvery: cfg.PurgeInterval, PollEvery: time.Second}, a.Registry, log)
 	if err != nil {

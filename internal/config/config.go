@@ -40,7 +40,8 @@ type Config struct {
 	Argon2Parallelism uint8
 	PasswordMinLength int
 
-	SecretKey []byte
+	SecretKey          []byte
+	PreviousSecretKeys [][]byte
 
 	SMTPHost     string
 	SMTPPort     int
@@ -198,6 +199,21 @@ func settings() []setting {
 				}
 				if !c.DevMode && v == devSecret {
 					return errors.New("the development key may only be used with DEV_MODE=true")
+				}
+				return nil
+			}},
+		{name: "SECRET_KEY_PREVIOUS", def: fixed(""), help: "Keys SECRET_KEY replaced, comma-separated, same form: mails queued under them are still opened and sent.",
+			parse: func(c *Config, v string) error {
+				c.PreviousSecretKeys = nil
+				for _, part := range strings.Split(v, ",") {
+					if part = strings.TrimSpace(part); part == "" {
+						continue
+					}
+					k, err := base64.StdEncoding.DecodeString(part)
+					if err != nil || len(k) < 32 {
+						return errors.New("each key must be at least 32 bytes, base64-encoded")
+					}
+					c.PreviousSecretKeys = append(c.PreviousSecretKeys, k)
 				}
 				return nil
 			}},

@@ -48,6 +48,7 @@ func TestLoadErrors(t *testing.T) {
 		{[]string{"DATABASE_URL", "postgres://db/authd", "PUBLIC_URL", "https://a.example"}, "SECRET_KEY is required"},
 		{append(base, "SECRET_KEY", "c2hvcnQ="), "SECRET_KEY"},
 		{append(base, "SECRET_KEY", devSecret), "SECRET_KEY"},
+		{append(base, "SECRET_KEY_PREVIOUS", testSecret+",c2hvcnQ="), "SECRET_KEY_PREVIOUS"},
 		{append(base, "SMTP_TLS", "maybe"), "SMTP_TLS"},
 		{append(base, "CORS_ALLOWED_ORIGINS", "*"), "CORS_ALLOWED_ORIGINS"},
 		{append(base, "CORS_ALLOWED_ORIGINS", "https://app.example.com/path"), "CORS_ALLOWED_ORIGINS"},
@@ -102,5 +103,15 @@ func TestWriteHelpListsEverySetting(t *testing.T) {
 		if !strings.Contains(buf.String(), s.name) {
 			t.Errorf("help lacks %s", s.name)
 		}
+	}
+}
+
+func TestPreviousSecretKeys(t *testing.T) {
+	c, err := Load(envOf("DEV_MODE", "true", "SECRET_KEY_PREVIOUS", " "+testSecret+" , "+devSecret+",,"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.PreviousSecretKeys) != 2 || len(c.PreviousSecretKeys[0]) < 32 {
+		t.Errorf("PreviousSecretKeys = %d keys, want 2", len(c.PreviousSecretKeys))
 	}
 }

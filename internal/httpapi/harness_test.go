@@ -173,6 +173,12 @@ func newServer(t testing.TB, o serverOptions) *testServer {
 	return ts
 }
 
+// stop shuts the server and its mail workers down before the test ends.
+func (ts *testServer) stop() {
+	ts.Close()
+	ts.app.Close()
+}
+
 // sessionKey is the Valkey key of the session with that raw token: the
 // store keeps only a hash of the token.
 func (ts *testServer) sessionKey(token string) string { return ts.prefix + "session:" + hashOf(token) }

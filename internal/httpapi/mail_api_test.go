@@ -385,3 +385,42 @@ func TestRequireVerifiedEmail(t *testing.T) {
 	wantStatus(t, ts.client().do(http.MethodPost, "/api/v1/auth/verify", map[string]string{"token": token}), http.StatusOK)
 	wantStatus(t, ts.client().do(http.MethodPost, "/api/v1/auth/login", cr), http.StatusOK)
 }
+
+// TestMailSealedWithAnotherKeyIsLeftForAnInstanceThatHasIt: an instance
+// whose SECRET_KEY differs (a misconfigured replica) must not destroy the
+// mails it cannot open; an instance that lists the old key in
+// SECRET_KEY_PREVIOUS (a key rotation) delivers them.
+func TestMailSealedWithAnotherKeyIsLeftForAnInstanceThatHasIt(t *testing.T) {
+	const otherKey = "b3RoZXItc2VjcmV0LWtleS1vdGhlci1zZWNyZXQta2V5LQ=="
+	since := dbNow(t)
+	queuer := newServer(t, serverOptions{env: map[string]string{"MAIL_WORKERS": "0"}})
+	cr := queuer.client().register(t)
+	wantStatus(t, queuer.client().do(http.MethodPost, "/api/v1/auth/recovery", map[string]string{"email": cr.Identifier}), http.StatusAccepted)
+
+	wrongKey := newServer(t, serverOptions{env: map[string]string{"SECRET_KEY": otherKey}})
+	deadline := time.Now().Add(mailWait)
+	for !strings.Contains(wrongKey.logs.String(), "cannot be unsealed") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the instance with the other key never tried the mails; logs:\n%s", wrongKey.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	wrongKey.stop()
+	for _, j := range waitMailJobs(t, since, func([]mailJob) bool { return true }) {
+		if j.State == "cancelled" || j.State == "discarded" || j.State == "completed" {
+			t.Fatalf("a mail the instance could not open was %s: %+v", j.State, j)
+		}
+	}
+	if n := countSubject(cr.Identifier, "Reset"); n != 0 {
+		t.Fatalf("%d recovery mails sent before any instance could open them", n)
+	}
+
+	newServer(t, serverOptions{env: map[string]string{"SECRET_KEY": otherKey, "SECRET_KEY_PREVIOUS": testSecret}})
+	jobs := waitMailJobs(t, since, allDone)
+	if len(jobs) != 2 {
+		t.Errorf("%d mail jobs, want 2 (verification and recovery)", len(jobs))
+	}
+	if _, err := testSink.WaitFor(cr.Identifier, "Reset", mailWait); err != nil {
+		t.Fatal(err)
+	}
+}

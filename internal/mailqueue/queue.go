@@ -39,14 +39,16 @@ type Purger interface {
 
 // Config tunes delivery.
 type Config struct {
-	Secret      []byte        // seals queued mails; the same on every instance
-	Workers     int           // concurrent sends per instance; 0 makes an insert-only queue
-	SendTimeout time.Duration // deadline of one SMTP delivery
-	RetryBase   time.Duration // first retry delay, doubled each attempt
-	RetryMax    time.Duration // longest delay between attempts
-	GiveUpAfter time.Duration // a mail still undelivered this long after queueing is dropped
-	PurgeEvery  time.Duration // how often expired tokens and sent mails are removed
-	PollEvery   time.Duration // fallback poll when LISTEN/NOTIFY misses a wakeup
+	Secret []byte // seals queued mails; the same on every instance
+	// PreviousSecrets still open mails sealed before a key rotation.
+	PreviousSecrets [][]byte
+	Workers         int           // concurrent sends per instance; 0 makes an insert-only queue
+	SendTimeout     time.Duration // deadline of one SMTP delivery
+	RetryBase       time.Duration // first retry delay, doubled each attempt
+	RetryMax        time.Duration // longest delay between attempts
+	GiveUpAfter     time.Duration // a mail still undelivered this long after queueing is dropped
+	PurgeEvery      time.Duration // how often expired tokens and sent mails are removed
+	PollEvery       time.Duration // fallback poll when LISTEN/NOTIFY misses a wakeup
 }
 
 // sendMailArgs is the job: the sealed mail and nothing readable.
@@ -72,7 +74,7 @@ type Queue struct {
 
 // New builds the queue over pool. Call Start to run the workers.
 func New(pool *pgxpool.Pool, sender Sender, purge Purger, cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Queue, error) {
-	s, err := newSealer(cfg.Secret)
+	s, err := newSealer(cfg.Secret, cfg.PreviousSecrets...)
 	if err != nil {
 		return nil, err
 	}
@@ -171,6 +173,12 @@ type sendWorker struct {
 
 func (w *sendWorker) Timeout(*river.Job[sendMailArgs]) time.Duration { return w.cfg.SendTimeout }
 
+// foreignRetry is how long a mail this instance cannot open waits before
+// any instance tries it again.
+func (w *sendWorker) foreignRetry() time.Duration {
+	return min(max(w.cfg.RetryMax, time.Second), time.Minute)
+}
+
 // NextRetry doubles the delay from RetryBase up to RetryMax, so a short
 // SMTP outage costs seconds and a long one does not hammer the server.
 func (w *sendWorker) NextRetry(job *river.Job[sendMailArgs]) time.Time {
@@ -184,8 +192,14 @@ func (w *sendWorker) NextRetry(job *river.Job[sendMailArgs]) time.Time {
 func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendMailArgs]) error {
 	plain, err := w.sealer.open(job.Args.Sealed)
 	if err != nil {
-		w.giveUp(ctx, job, "cannot be unsealed (is SECRET_KEY the same on every instance?)")
-		return river.JobCancel(errors.New("mail cannot be unsealed"))
+		// Another instance may hold the key this one lacks (a replica with
+		// a wrong SECRET_KEY, or one not yet given SECRET_KEY_PREVIOUS after
+		// a rotation): leave the mail for it rather than destroy it.
+		w.metrics.unsealable.Inc()
+		w.log.ErrorContext(ctx, "mail cannot be unsealed with this instance's keys; left for another instance "+
+			"(SECRET_KEY must be the same on every instance; after a rotation list the old key in SECRET_KEY_PREVIOUS)",
+			"job_id", job.ID, "attempt", job.Attempt)
+		return river.JobSnooze(w.foreignRetry())
 	}
 	var m mailRecord
 	if err := json.Unmarshal(plain, &m); err != nil {
@@ -241,6 +255,7 @@ type metrics struct {
 	sent           *prometheus.CounterVec
 	failedAttempts prometheus.Counter
 	givenUp        prometheus.Counter
+	unsealable     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -249,7 +264,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		sent:           prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authd_mail_sent_total", Help: "Mails delivered, by template."}, []string{"template"}),
 		failedAttempts: prometheus.NewCounter(prometheus.CounterOpts{Name: "authd_mail_failed_attempts_total", Help: "Delivery attempts that failed and will be retried or given up."}),
 		givenUp:        prometheus.NewCounter(prometheus.CounterOpts{Name: "authd_mail_given_up_total", Help: "Mails dropped after the give-up time or a permanent refusal."}),
+		unsealable:     prometheus.NewCounter(prometheus.CounterOpts{Name: "authd_mail_unsealable_total", Help: "Attempts at mails this instance cannot unseal (a SECRET_KEY mismatch); the mails are left for other instances."}),
 	}
-	reg.MustRegister(m.queued, m.sent, m.failedAttempts, m.givenUp)
+	reg.MustRegister(m.queued, m.sent, m.failedAttempts, m.givenUp, m.unsealable)
 	return m
 }
