@@ -1,13 +1,15 @@
 // Command bench (authd-bench) is `make bench`: it builds authd, runs it
 // against the local PostgreSQL and Valkey in a database and key prefix of
-// its own, measures it in five phases and writes BENCHMARKS.md.
+// its own, measures it in six phases and writes BENCHMARKS.md.
 //
 //  1. Go benchmarks of the hasher, the hash pool and the HTTP handlers;
 //  2. /health versus /auth/me throughput;
 //  3. login throughput versus the hasher's ideal (CPUs ÷ one-hash time,
 //     measured in phase 1 of the same run);
 //  4. /auth/me latency while register/login demand is 3× the hash capacity;
-//  5. the old service's mixed k6 scenario.
+//  5. the old service's mixed k6 scenario;
+//  6. login timing: unknown e-mails vs wrong passwords, one request at a
+//     time (a figure, never a threshold: see timing.go).
 //
 // Every load run is a devtools/cmd/load process (the repository's Go
 // stand-in for the k6 scripts) whose -json summary (devtools/loadreport)
@@ -18,6 +20,7 @@
 //
 //	go run ./devtools/cmd/bench -out BENCHMARKS.md
 //	go run ./devtools/cmd/bench -quick -out /tmp/bench-quick.md
+//	go run ./devtools/cmd/bench -only=login-timing -out /tmp/timing.md
 package main
 
 import (
@@ -32,6 +35,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -59,6 +63,8 @@ type options struct {
 	out       string
 	quick     bool
 	skipMixed bool
+	only      map[string]bool // -only: the phases to run; nil = all
+	pairs     int             // -timing-pairs; 0 = the durations' default
 	perf      bool
 	keepTemp  bool
 	adminURL  string
@@ -75,6 +81,7 @@ type durations struct {
 	satIdle, satMeasure          time.Duration // phase 4: /me waits, then measures
 	satHashExtra                 time.Duration // how much longer the hash load runs
 	mixedStages                  string        // "" = the scenario's 230 s ramp
+	timingPairs                  int           // phase 6: unknown/wrong-password login pairs
 }
 
 var (
@@ -82,6 +89,7 @@ var (
 		hashBenchtime: "20x", httpBenchtime: "2s", parallelHash: 3 * time.Second,
 		throughput: 10 * time.Second, login: 15 * time.Second,
 		satIdle: 2 * time.Second, satMeasure: 20 * time.Second, satHashExtra: 4 * time.Second,
+		timingPairs: 50,
 	}
 	// quickDurations keep every phase (so the whole pipeline is exercised)
 	// at a few seconds each; the mixed ramp keeps its shape, scaled to 20 s.
@@ -90,6 +98,7 @@ var (
 		throughput: 3 * time.Second, login: 3 * time.Second,
 		satIdle: 1 * time.Second, satMeasure: 3 * time.Second, satHashExtra: 2 * time.Second,
 		mixedStages: "3s:50,5s:150,5s:300,5s:500,2s:500",
+		timingPairs: 20,
 	}
 )
 
@@ -104,6 +113,10 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "where to write the report")
 	fs.BoolVar(&o.quick, "quick", false, "shorten every phase to a few seconds: a smoke run of the bench itself, not reference figures")
 	fs.BoolVar(&o.skipMixed, "skip-mixed", false, "leave out phase 5, the 4-minute mixed scenario")
+	only := fs.String("only", "", "run only these phases, comma-separated: "+strings.Join(phaseNames, ", ")+
+		" (login, saturation and mixed bring go-bench along: they need its one-hash time)")
+	fs.IntVar(&o.pairs, "timing-pairs", 0, fmt.Sprintf("login-timing: pairs of failed logins to time (default %d, %d with -quick)",
+		fullDurations.timingPairs, quickDurations.timingPairs))
 	fs.BoolVar(&o.perf, "perf", true, "sample the machine with perf(1) during load runs, when perf can (root or perf_event_paranoid ≤ -1)")
 	fs.BoolVar(&o.keepTemp, "keep", false, "keep the temp dir (binaries, authd log, authd-load JSON and text output)")
 	if err := fs.Parse(args); err != nil {
@@ -114,6 +127,15 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "authd-bench: unexpected arguments %v\n", fs.Args())
+		return 2
+	}
+	var err error
+	if o.only, err = parseOnly(*only); err != nil {
+		fmt.Fprintln(stderr, "authd-bench: -only:", err)
+		return 2
+	}
+	if o.pairs < 0 {
+		fmt.Fprintln(stderr, "authd-bench: -timing-pairs must not be negative")
 		return 2
 	}
 	// The bench's servers are the tests' (internal/testenv: TEST_DATABASE_URL,
@@ -136,6 +158,9 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	b := &bench{opts: o, d: fullDurations, stderr: stderr, ncpu: runtime.NumCPU()}
 	if o.quick {
 		b.d = quickDurations
+	}
+	if o.pairs > 0 {
+		b.d.timingPairs = o.pairs
 	}
 	rep, err := b.run(ctx)
 	if ctx.Err() != nil {
@@ -226,7 +251,7 @@ func (b *bench) run(ctx context.Context) (rep *Report, err error) {
 		os.RemoveAll(b.tmp)
 	}()
 
-	rep = &Report{Date: time.Now().UTC(), Quick: b.opts.quick}
+	rep = &Report{Date: time.Now().UTC(), Quick: b.opts.quick, Only: selectedNames(b.opts.only)}
 	rep.Command = commandOf(b.opts.args)
 	rep.Machine = machineInfo(ctx, b.opts.adminURL, b.opts.valkeyURL)
 
@@ -250,12 +275,16 @@ func (b *bench) run(ctx context.Context) (rep *Report, err error) {
 
 	// Phase 1 runs before authd starts, so nothing else competes for the
 	// cores while the hasher is timed.
-	rep.Phases = append(rep.Phases, b.phaseGoBench(ctx))
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	if b.oneHashNs <= 0 {
-		return rep, errors.New("no one-hash time: BenchmarkHash of internal/argon2id did not run, and the phases after it depend on it")
+	if b.wants("go-bench") {
+		ph := b.phaseGoBench(ctx)
+		ph.Num = 1
+		rep.Phases = append(rep.Phases, ph)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if b.oneHashNs <= 0 {
+			return rep, errors.New("no one-hash time: BenchmarkHash of internal/argon2id did not run, and the phases after it depend on it")
+		}
 	}
 
 	// A name of its own for this run's database and key prefix, so several
@@ -284,16 +313,69 @@ func (b *bench) run(ctx context.Context) (rep *Report, err error) {
 	rep.Settings = settingsRows(b.authd.env, b.defaults, b.effective)
 	b.load = &loader{bin: b.loadBin, baseURL: b.authd.baseURL, dir: b.tmp, stderr: b.stderr}
 
-	for _, phase := range []func(context.Context) Phase{b.phaseThroughput, b.phaseLogin, b.phaseSaturation, b.phaseMixed} {
+	// phaseNames[1:], in order; a phase keeps its number when -only
+	// leaves others out, so "phase 4" means the same in every report.
+	for i, phase := range []func(context.Context) Phase{b.phaseThroughput, b.phaseLogin, b.phaseSaturation, b.phaseMixed, b.phaseLoginTiming} {
+		if !b.wants(phaseNames[i+1]) {
+			continue
+		}
 		ph := phase(ctx)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		ph.Num = i + 2
 		rep.Phases = append(rep.Phases, ph)
 	}
 	rep.Notes = b.notes()
 	return rep, nil
 }
+
+// phaseNames are the phases as -only names them, in the order they run
+// (and are numbered).
+var phaseNames = []string{"go-bench", "throughput", "login", "saturation", "mixed", "login-timing"}
+
+// needsOneHash are the phases whose figures derive from phase 1's
+// one-hash time; -only brings go-bench along with them.
+var needsOneHash = []string{"login", "saturation", "mixed"}
+
+// parseOnly reads -only: nil (every phase) for "", else the named phases
+// plus go-bench when one of them needs it.
+func parseOnly(s string) (map[string]bool, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	sel := map[string]bool{}
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.Contains(phaseNames, name) {
+			return nil, fmt.Errorf("unknown phase %q (phases: %s)", name, strings.Join(phaseNames, ", "))
+		}
+		sel[name] = true
+	}
+	for _, name := range needsOneHash {
+		if sel[name] {
+			sel["go-bench"] = true
+		}
+	}
+	return sel, nil
+}
+
+// selectedNames lists a selection in run order; nil for every phase.
+func selectedNames(sel map[string]bool) []string {
+	if sel == nil {
+		return nil
+	}
+	var out []string
+	for _, name := range phaseNames {
+		if sel[name] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// wants says whether the run includes the named phase.
+func (b *bench) wants(name string) bool { return b.opts.only == nil || b.opts.only[name] }
 
 // commandOf is how the report names the command: `make bench` runs the
 // bench with exactly -out BENCHMARKS.md.

@@ -15,6 +15,7 @@ type Report struct {
 	Date     time.Time
 	Command  string // what was typed: "make bench"
 	Quick    bool
+	Only     []string // -only: the phases this run was limited to; nil = all
 	Machine  []KV
 	Settings []KV // authd's environment
 	Phases   []Phase
@@ -28,6 +29,7 @@ type KV struct{ Key, Value string }
 // Phase is one section: its figures compared with targets, the runs that
 // produced them, and what explains a miss.
 type Phase struct {
+	Num      int // its number in a full run; 0: its place in Phases
 	Title    string
 	Intro    string
 	Figures  []Figure
@@ -182,6 +184,10 @@ func (r *Report) Render(w io.Writer) error {
 		p.f("> **Quick run** (`-quick`): every phase is shortened to check the bench itself. " +
 			"These are not reference figures; run `make bench` for those.\n\n")
 	}
+	if len(r.Only) > 0 {
+		p.f("> **Partial run** (`-only=%s`): the other phases are left out; each phase keeps its number of a full run.\n\n",
+			strings.Join(r.Only, ","))
+	}
 	p.f("All load runs use `%s` (the Go stand-in for the k6 scripts in `k6/`, same scenarios and check names) "+
 		"against one authd on loopback; each section gives the exact command and its k6 equivalent.\n\n", strings.TrimPrefix(loadPkg, "./"))
 
@@ -198,7 +204,7 @@ func (r *Report) Render(w io.Writer) error {
 	p.f("\n")
 
 	for i, ph := range r.Phases {
-		p.f("## %d. %s\n\n", i+1, ph.Title)
+		p.f("## %d. %s\n\n", ph.number(i), ph.Title)
 		if ph.Intro != "" {
 			p.f("%s\n\n", ph.Intro)
 		}
@@ -247,9 +253,10 @@ func (r *Report) Render(w io.Writer) error {
 	}
 
 	p.f("## How to reproduce\n\n")
-	p.f("```sh\n%-54s   # about 7 minutes, writes BENCHMARKS.md\n%-54s   # a 2-minute smoke run of the bench itself\n"+
-		"%-54s   # all but the 4-minute mixed scenario\n```\n\n",
-		"make bench", "go run "+benchPkg+" -quick -out /tmp/b.md", "go run "+benchPkg+" -skip-mixed -out /tmp/b.md")
+	p.f("```sh\n%-62s   # about 7 minutes, writes BENCHMARKS.md\n%-62s   # a 2-minute smoke run of the bench itself\n"+
+		"%-62s   # all but the 4-minute mixed scenario\n%-62s   # one phase (names: %s)\n```\n\n",
+		"make bench", "go run "+benchPkg+" -quick -out /tmp/b.md", "go run "+benchPkg+" -skip-mixed -out /tmp/b.md",
+		"go run "+benchPkg+" -only=login-timing -out /tmp/b.md", strings.Join(phaseNames, ", "))
 	p.f("The bench builds `authd` (`%s`) and `authd-load` (`%s`) into a temporary directory, creates its own database "+
 		"`authd_bench_<random>` (admin connection: `BENCH_DATABASE_ADMIN_URL`, else the tests' `TEST_DATABASE_URL`, default "+
 		"`postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable`) and Valkey key prefix `authd-bench-<random>:` "+
@@ -280,13 +287,21 @@ func (r *Report) summaryRows() [][]string {
 			if f.Target == nil {
 				continue
 			}
-			rows = append(rows, []string{strconv.Itoa(i + 1), f.Name, f.Text, f.Target.Text, resultCell(f)})
+			rows = append(rows, []string{strconv.Itoa(ph.number(i)), f.Name, f.Text, f.Target.Text, resultCell(f)})
 		}
 		if ph.Err != "" {
-			rows = append(rows, []string{strconv.Itoa(i + 1), ph.Title, "—", "—", "⚠️ phase failed"})
+			rows = append(rows, []string{strconv.Itoa(ph.number(i)), ph.Title, "—", "—", "⚠️ phase failed"})
 		}
 	}
 	return rows
+}
+
+// number is the phase's heading number; i is its index in Report.Phases.
+func (ph Phase) number(i int) int {
+	if ph.Num > 0 {
+		return ph.Num
+	}
+	return i + 1
 }
 
 // Outcomes counts met and missed targets, for the bench's exit message.
