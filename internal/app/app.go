@@ -26,6 +26,7 @@ import (
 	"github.com/authd/authd/internal/auth"
 	"github.com/authd/authd/internal/blocklist"
 	"github.com/authd/authd/internal/config"
+	"github.com/authd/authd/internal/connlimit"
 	"github.com/authd/authd/internal/hashpool"
 	"github.com/authd/authd/internal/httpapi"
 	"github.com/authd/authd/internal/mailqueue"
@@ -262,7 +263,12 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 	}
-	ln = netutil.LimitListener(ln, cfg.MaxConnections)
+	// One client cannot hold every slot: its connections over its share are
+	// closed at once, and near the cap idle keep-alive connections give up
+	// theirs (refused ones never take a slot of the total).
+	limiter := connlimit.New(cfg.MaxConnectionsPerClient, cfg.MaxConnections, cfg.TrustedProxies)
+	srv.ConnState = limiter.ConnState
+	ln = netutil.LimitListener(limiter.Listener(ln), cfg.MaxConnections)
 	a.Log.Info("authd listening", "addr", ln.Addr().String(), "dev_mode", cfg.DevMode, "public_url", cfg.PublicURL)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

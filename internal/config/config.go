@@ -79,10 +79,12 @@ type Config struct {
 	ProfileCacheTTL time.Duration
 	MaxInFlight     int
 	MaxConnections  int
-	HashPoolSize    int
-	HashWaitBudget  time.Duration
-	HashMaxQueue    int
-	HashNice        int
+	// MaxConnectionsPerClient caps one client IP's share of MaxConnections.
+	MaxConnectionsPerClient int
+	HashPoolSize            int
+	HashWaitBudget          time.Duration
+	HashMaxQueue            int
+	HashNice                int
 
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -338,6 +340,11 @@ func settings() []setting {
 			parse: func(c *Config, v string) (err error) { c.MaxInFlight, err = parseInt(v, 1, 1000000); return }},
 		{name: "MAX_CONNECTIONS", def: fixed("4096"), help: "Open client connections; more wait in the listen backlog.",
 			parse: func(c *Config, v string) (err error) { c.MaxConnections, err = parseInt(v, 1, 1000000); return }},
+		{name: "MAX_CONNECTIONS_PER_CLIENT", def: fixed("256"), help: "Open connections per client IP (0: no cap); trusted proxies are exempt. Near MAX_CONNECTIONS idle keep-alive connections are closed.",
+			parse: func(c *Config, v string) (err error) {
+				c.MaxConnectionsPerClient, err = parseInt(v, 0, 1000000)
+				return
+			}},
 		{name: "HASH_POOL_SIZE", def: fixed("0"), help: "Concurrent Argon2id hashes (memory: size × ARGON2_MEMORY_KIB); 0 means one per usable CPU.",
 			parse: func(c *Config, v string) (err error) { c.HashPoolSize, err = parseInt(v, 0, 1024); return }},
 		{name: "HASH_WAIT_BUDGET", def: fixed("150ms"), help: "When the predicted wait for a hash passes this, register/login/password answer 503 with Retry-After at once.",

@@ -27,7 +27,7 @@ type rule struct {
 }
 
 var adapters = []string{"internal/postgres", "internal/valkey", "internal/mailqueue", "internal/smtp",
-	"internal/argon2id", "internal/hashpool", "internal/blocklist", "internal/config", "internal/logging"}
+	"internal/argon2id", "internal/hashpool", "internal/blocklist", "internal/config", "internal/logging", "internal/connlimit"}
 
 func rules() []rule {
 	rs := []rule{
