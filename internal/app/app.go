@@ -168,6 +168,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Overrides) 
 			CodeAttempts: cfg.VerificationAttempts, PerAddressLimit: cfg.MailLimitPerHour, RequireVerified: cfg.RequireVerifiedEmail},
 		Policy:           auth.PasswordPolicy{MinLength: cfg.PasswordMinLength, Blocklist: &blocklist.Common{}},
 		PrivilegedWindow: cfg.PrivilegedWindow,
+		CodeKey:          derive(cfg.SecretKey, "authd verification codes"),
 		Now:              now,
 		Log:              log,
 	})

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"time"
 
@@ -48,19 +49,23 @@ type Deps struct {
 	Sessions   Sessions
 	Audit      AuditLog
 	Limiter    RateLimiter
-	Lockouts Lockouts
-	Limits   Limits
-	Mail     MailSettings
-	Profiles ProfileCache // nil when profiles are not cached
-	Policy   PasswordPolicy
+	Lockouts   Lockouts
+	Limits     Limits
+	Mail       MailSettings
+	Profiles   ProfileCache // nil when profiles are not cached
+	Policy     PasswordPolicy
 	// StrictRegistration makes registration reveal nothing: 202 for every
 	// address, accounts unverified until the mailed link is used.
 	StrictRegistration bool
 	// PrivilegedWindow is how long after a login a password may be changed
 	// without giving the current one again.
 	PrivilegedWindow time.Duration
-	Now              func() time.Time
-	Log              *slog.Logger
+	// CodeKey keys the hashes of verification codes; the same on every
+	// instance (derived from SECRET_KEY). Without one, a random key is
+	// made: codes then verify only on this instance.
+	CodeKey []byte
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // Service carries out the identity use cases, one file each.
@@ -80,6 +85,7 @@ type Service struct {
 	policy             PasswordPolicy
 	privilegedWindow   time.Duration
 	strictRegistration bool
+	codeKey            []byte
 	now                func() time.Time
 	log                *slog.Logger
 }
@@ -92,6 +98,10 @@ func NewService(d Deps) *Service {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	if len(d.CodeKey) == 0 {
+		d.CodeKey = make([]byte, 32)
+		_, _ = rand.Read(d.CodeKey)
+	}
 	if d.StrictRegistration {
 		// A strict registration proves nothing until the address is verified.
 		d.Mail.RequireVerified = true
@@ -101,7 +111,7 @@ func NewService(d Deps) *Service {
 		hasher: d.Hasher, sessions: d.Sessions, auditLog: d.Audit, profiles: d.Profiles,
 		limiter: d.Limiter, mail: d.Mail, lockouts: d.Lockouts, limits: d.Limits,
 		policy: d.Policy, privilegedWindow: d.PrivilegedWindow, now: d.Now, log: d.Log,
-		strictRegistration: d.StrictRegistration,
+		strictRegistration: d.StrictRegistration, codeKey: d.CodeKey,
 	}
 }
 

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -115,9 +116,12 @@ func newCode() (string, error) {
 	return s, nil
 }
 
-// hashCode binds a code to its identity: the same six digits of two users
-// hash differently, and a code is only looked up for its owner.
-func hashCode(identityID uuid.UUID, code string) []byte {
-	sum := sha256.Sum256([]byte("authd-code:" + identityID.String() + ":" + code))
-	return sum[:]
+// hashCode binds a code to its identity and to the server's code key: the
+// same six digits of two users hash differently, a code is only looked up
+// for its owner, and with a million possible codes an unkeyed hash would
+// be reversed at once by anyone who reads the table.
+func (s *Service) hashCode(identityID uuid.UUID, code string) []byte {
+	m := hmac.New(sha256.New, s.codeKey)
+	m.Write([]byte(identityID.String() + ":" + code))
+	return m.Sum(nil)
 }

@@ -22,7 +22,7 @@ func (s *Service) sendVerification(ctx context.Context, identity Identity) error
 	issued := IssuedToken{
 		ID: uuid.Must(uuid.NewV7()), IdentityID: identity.ID, Purpose: PurposeVerification, Email: identity.Email,
 		TokenHash: hash, ExpiresAt: now.Add(s.mail.VerificationTTL),
-		CodeHash: hashCode(identity.ID, code), CodeExpiresAt: now.Add(s.mail.CodeTTL), CreatedAt: now,
+		CodeHash: s.hashCode(identity.ID, code), CodeExpiresAt: now.Add(s.mail.CodeTTL), CreatedAt: now,
 	}
 	mail := Mail{To: identity.Email.String(), Template: "verification", Data: map[string]string{
 		"Product": s.mail.Product, "Email": identity.Email.String(), "Link": s.link("/verify", token),
@@ -86,7 +86,7 @@ func (s *Service) SubmitVerificationCode(ctx context.Context, identityID uuid.UU
 	if len(code) != 6 || !allDigits(code) {
 		return Identity{}, Invalid(FieldError{Field: "code", Code: "code_invalid", Message: "Enter the 6-digit code from the e-mail."})
 	}
-	result, redeemed, err := s.tokens.SubmitCode(ctx, identityID, hashCode(identityID, code), s.mail.CodeAttempts, s.now().UTC())
+	result, redeemed, err := s.tokens.SubmitCode(ctx, identityID, s.hashCode(identityID, code), s.mail.CodeAttempts, s.now().UTC())
 	if err != nil {
 		return Identity{}, err
 	}

@@ -1,7 +1,10 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -9,6 +12,7 @@ import (
 	"time"
 
 	"github.com/authd/authd/internal/testenv"
+	"github.com/google/uuid"
 )
 
 const mailWait = 10 * time.Second
@@ -423,4 +427,43 @@ func TestMailSealedWithAnotherKeyIsLeftForAnInstanceThatHasIt(t *testing.T) {
 	if _, err := testSink.WaitFor(cr.Identifier, "Reset", mailWait); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestVerificationCodeHashIsKeyed plays the attack on a leaked table: with
+// a million possible codes, an unkeyed hash is reversed by trying them all.
+// The stored hash must match none of them without the server's key.
+func TestVerificationCodeHashIsKeyed(t *testing.T) {
+	ts := newServer(t, serverOptions{})
+	c := ts.client()
+	cr := c.register(t)
+	_, code := verificationMail(t, cr.Identifier)
+	var (
+		id     uuid.UUID
+		stored []byte
+	)
+	err := testDB.Pool().QueryRow(context.Background(), `SELECT i.id, t.code_hash FROM one_time_tokens t JOIN identities i ON i.id = t.identity_id
+		WHERE lower(i.email) = lower($1) AND t.purpose = 'verification' AND t.used_at IS NULL`, cr.Identifier).Scan(&id, &stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	candidates := func(code string) [][]byte {
+		a := sha256.Sum256([]byte(code))
+		b := sha256.Sum256([]byte("authd-code:" + id.String() + ":" + code))
+		c := sha256.Sum256([]byte(id.String() + ":" + code))
+		return [][]byte{a[:], b[:], c[:]}
+	}
+	for _, h := range candidates(code) {
+		if bytes.Equal(h, stored) {
+			t.Fatal("the stored code hash is an unkeyed SHA-256 of the mailed code")
+		}
+	}
+	for n := range 1_000_000 {
+		for _, h := range candidates(fmt.Sprintf("%06d", n)) {
+			if bytes.Equal(h, stored) {
+				t.Fatalf("the code was recovered from the table by brute force: %06d", n)
+			}
+		}
+	}
+	// And the code still works.
+	wantStatus(t, c.do(http.MethodPost, "/api/v1/auth/verify/code/submit", map[string]string{"code": code}), http.StatusOK)
 }
