@@ -103,6 +103,9 @@ func (s *Service) CompleteRecovery(ctx context.Context, cmd CompleteRecovery) er
 		return err
 	}
 	s.profileChanged(ctx, identity.ID)
+	// Whoever kept the account locked with wrong guesses does not keep
+	// its owner, who just proved control of the address, out of it.
+	s.loginSucceeded(ctx, identity.Email)
 	if _, err := s.sessions.RevokeAll(ctx, identity.ID); err != nil {
 		return Unavailable("revoke sessions after recovery", err)
 	}

@@ -419,3 +419,19 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 		t.Errorf("auth response Cache-Control = %q", got)
 	}
 }
+
+// TestRecoveryUnlocksTheAccount: an attacker keeps an account locked with
+// wrong guesses; the owner completes a password recovery and logs in with
+// the new password at once, with no 429.
+func TestRecoveryUnlocksTheAccount(t *testing.T) {
+	ts := newServer(t, serverOptions{env: testLockout})
+	cr := ts.client().register(t)
+	for range 4 {
+		wantStatus(t, ts.client().do(http.MethodPost, "/api/v1/auth/login", credentials{Identifier: cr.Identifier, Password: "not the password"}), http.StatusUnauthorized)
+	}
+	wantStatus(t, ts.client().do(http.MethodPost, "/api/v1/auth/login", cr), http.StatusTooManyRequests)
+	token := recoveryToken(t, ts, cr.Identifier)
+	fresh := "a completely new passphrase"
+	wantStatus(t, ts.client().do(http.MethodPost, "/api/v1/auth/recovery/complete", map[string]string{"token": token, "password": fresh}), http.StatusNoContent)
+	wantStatus(t, ts.client().do(http.MethodPost, "/api/v1/auth/login", credentials{Identifier: cr.Identifier, Password: fresh}), http.StatusOK)
+}
