@@ -77,7 +77,10 @@ func (s *Service) ChangePassword(ctx context.Context, cmd ChangePassword) (Passw
 		// must not survive silently, so the caller learns of it.
 		return PasswordChanged{}, Unavailable("revoke other sessions after password change", err)
 	}
-	renewed, err := s.sessions.Renew(ctx, cmd.Session, s.now().UTC())
+	// The renewed session is this client's: its details as of this request.
+	current := cmd.Session
+	current.IP, current.UserAgent = cmd.Client.IP, cmd.Client.UserAgent
+	renewed, err := s.sessions.Renew(ctx, current, s.now().UTC())
 	if err != nil {
 		return PasswordChanged{}, Unavailable("renew session after password change", err)
 	}

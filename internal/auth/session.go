@@ -51,11 +51,13 @@ type StartedSession struct {
 type Sessions interface {
 	// Start writes a new session for s.IdentityID with s's client details
 	// and times and returns it with its token; the store sets Key and
-	// ExpiresAt.
+	// ExpiresAt (the store's lifetime from now, or s.ExpiresAt if that is
+	// earlier).
 	Start(ctx context.Context, s Session) (StartedSession, error)
 	// Renew replaces the token of a live session (after a privilege
-	// change): the old token stops working at once, the new session keeps
-	// the old one's creation time and is authenticated at authAt.
+	// change): the old token stops working at once; the new session keeps
+	// the old one's creation time and absolute expiry, takes s's client
+	// details, and is authenticated at authAt.
 	Renew(ctx context.Context, s Session, authAt time.Time) (StartedSession, error)
 	// Find returns the live session of a raw token.
 	Find(ctx context.Context, token string) (Session, bool, error)

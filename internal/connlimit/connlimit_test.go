@@ -99,6 +99,15 @@ func TestIdleConnectionsYieldUnderPressure(t *testing.T) {
 		}
 		idle = append(idle, c)
 	}
+	// The server marks a connection idle just after it has answered: wait
+	// until it has done so for all five.
+	deadline := time.Now().Add(10 * time.Second)
+	for l.idleCount() < len(idle) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d connections idle", l.idleCount(), len(idle))
+		}
+		time.Sleep(time.Millisecond)
+	}
 	fresh := dial(t, "127.0.0.20", addr)
 	if !fresh.get() {
 		t.Fatal("a fresh client near the cap was refused")
@@ -113,4 +122,10 @@ func TestIdleConnectionsYieldUnderPressure(t *testing.T) {
 	if closed != len(idle) {
 		t.Errorf("%d of %d idle connections closed under pressure, want all", closed, len(idle))
 	}
+}
+
+func (l *Limiter) idleCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.idle)
 }

@@ -14,11 +14,11 @@ import (
 // or anything else that differs between two equal failures, so replies can
 // be compared byte for byte (no account enumeration through the body).
 type problem struct {
-	Type   string            `json:"type"`
-	Title  string            `json:"title"`
-	Status int               `json:"status"`
-	Detail string            `json:"detail"`
-	Code   string            `json:"code"`
+	Type   string           `json:"type"`
+	Title  string           `json:"title"`
+	Status int              `json:"status"`
+	Detail string           `json:"detail"`
+	Code   string           `json:"code"`
 	Errors []fieldErrorView `json:"errors,omitempty"`
 }
 

@@ -52,22 +52,23 @@ func (db *DB) Tx() pgx.Tx { return db.tx }
 
 // Transact runs fn with a handle on a transaction, under the call deadline,
 // and commits when fn returns nil. Inside a transaction it nests with a
-// savepoint. Domain errors from fn pass through as they are; driver errors
-// are classified.
+// savepoint. fn's error is returned as it is (after the rollback); a
+// failure to begin or commit is classified.
 func (db *DB) Transact(ctx context.Context, fn func(tx *DB) error) error {
 	ctx, cancel := db.deadline(ctx)
 	defer cancel()
+	var fnErr error
 	err := pgx.BeginFunc(ctx, db.q, func(tx pgx.Tx) error {
-		return fn(&DB{q: tx, pool: db.pool, tx: tx, timeout: db.timeout})
+		fnErr = fn(&DB{q: tx, pool: db.pool, tx: tx, timeout: db.timeout})
+		return fnErr
 	})
-	if err == nil {
+	switch {
+	case err == nil:
 		return nil
+	case fnErr != nil:
+		return fnErr // rolled back; fn's error as it is
 	}
-	var de *auth.Error
-	if errors.As(err, &de) {
-		return err
-	}
-	return classify("postgres: transaction", err)
+	return classify("postgres: transaction", err) // begin or commit failed
 }
 
 // Open connects to PostgreSQL and checks the connection.

@@ -321,5 +321,9 @@ func testIndex(c vk.Client, p string, d time.Duration) *sessionIndex {
 func testStore(c vk.Client, p string, d time.Duration) *SessionStore {
 	return NewSessionStore(testHandle(c, p, d))
 }
-func testLockout(c vk.Client, p string, d time.Duration) *lockout { return newLockout(testHandle(c, p, d)) }
-func testWindow(c vk.Client, p string, d time.Duration) *window  { return newWindow(testHandle(c, p, d)) }
+func testLockout(c vk.Client, p string, d time.Duration) *lockout {
+	return newLockout(testHandle(c, p, d))
+}
+func testWindow(c vk.Client, p string, d time.Duration) *window {
+	return newWindow(testHandle(c, p, d))
+}

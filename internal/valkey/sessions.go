@@ -71,6 +71,10 @@ func (m *Sessions) Start(ctx context.Context, s auth.Session) (auth.StartedSessi
 	if err != nil {
 		return auth.StartedSession{}, fmt.Errorf("valkey: start session: %w", err)
 	}
+	if !s.ExpiresAt.IsZero() && s.ExpiresAt.Before(m.scs.Deadline(sctx)) {
+		// A renewed session keeps its absolute lifetime.
+		m.scs.SetDeadline(sctx, s.ExpiresAt)
+	}
 	m.scs.Put(sctx, keyIdentity, s.IdentityID.String())
 	m.scs.Put(sctx, keyAuthTime, s.AuthenticatedAt.UnixMilli())
 	m.scs.Put(sctx, keyCreatedAt, s.CreatedAt.UnixMilli())

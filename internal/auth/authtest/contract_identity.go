@@ -1,0 +1,171 @@
+package authtest
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/authd/authd/internal/auth"
+)
+
+// TestIdentityStore is the contract of auth.IdentityStore. newStore may
+// return stores over one shared database: every identity the contract
+// writes has a unique address and username.
+func TestIdentityStore(t *testing.T, newStore func(t *testing.T) auth.IdentityStore) {
+	t.Run("create then read by e-mail and by id", func(t *testing.T) {
+		s := newStore(t)
+		verified := contractTime.Add(-time.Hour)
+		tests := []struct {
+			name string
+			make func() auth.Identity
+		}{
+			{"all traits", func() auth.Identity {
+				i := contractIdentity(t, "ann", "ann")
+				i.GeoLocation = "Oslo"
+				return i
+			}},
+			{"no traits", func() auth.Identity { return contractIdentity(t, "bob", "") }},
+			{"verified and inactive", func() auth.Identity {
+				i := contractIdentity(t, "cid", "cid")
+				i.EmailVerifiedAt, i.State = &verified, auth.StateInactive
+				return i
+			}},
+		}
+		for _, tt := range tests {
+			want := createIdentity(t, s, tt.make())
+			got, err := s.IdentityByEmail(t.Context(), want.Email)
+			if err != nil {
+				t.Fatalf("%s: IdentityByEmail: %v", tt.name, err)
+			}
+			if d := diffIdentity(got, want); d != "" {
+				t.Errorf("%s: IdentityByEmail has %s", tt.name, d)
+			}
+			wantIdentity(t, tt.name, s, want)
+		}
+	})
+
+	t.Run("e-mail lookup ignores letter case", func(t *testing.T) {
+		s := newStore(t)
+		ann := createIdentity(t, s, contractIdentity(t, "ann", ""))
+		upper, err := auth.ParseEmail(strings.ToUpper(ann.Email.String()))
+		check(t, "ParseEmail", err)
+		got, err := s.IdentityByEmail(t.Context(), upper)
+		if err != nil || got.ID != ann.ID {
+			t.Errorf("IdentityByEmail(%s) = %v, %v; want %v", upper, got.ID, err, ann.ID)
+		}
+	})
+
+	t.Run("a missing identity is not found", func(t *testing.T) {
+		s := newStore(t)
+		missing, err := auth.ParseEmail("nobody-" + unique() + "@example.com")
+		check(t, "ParseEmail", err)
+		_, err = s.IdentityByEmail(t.Context(), missing)
+		wantKind(t, "IdentityByEmail(missing)", err, auth.KindNotFound)
+		_, err = s.IdentityByID(t.Context(), uuid.New())
+		wantKind(t, "IdentityByID(missing)", err, auth.KindNotFound)
+		at := contractTime
+		wantKind(t, "UpdatePasswordHash(missing)", s.UpdatePasswordHash(t.Context(), uuid.New(), "h", at), auth.KindNotFound)
+		wantKind(t, "UpdateProfile(missing)", s.UpdateProfile(t.Context(), uuid.New(), "", "", at), auth.KindNotFound)
+		wantKind(t, "MarkEmailVerified(missing)", s.MarkEmailVerified(t.Context(), uuid.New(), at), auth.KindNotFound)
+	})
+
+	t.Run("e-mail and username are unique in any letter case", func(t *testing.T) {
+		s := newStore(t)
+		ann := createIdentity(t, s, contractIdentity(t, "ann", "ann"))
+		tests := []struct {
+			name string
+			make func() auth.Identity
+			want error
+		}{
+			{"same e-mail", func() auth.Identity {
+				i := contractIdentity(t, "x", "")
+				i.Email = ann.Email
+				return i
+			}, auth.ErrEmailTaken},
+			{"same username", func() auth.Identity {
+				i := contractIdentity(t, "y", "")
+				i.Username = ann.Username
+				return i
+			}, auth.ErrUsernameTaken},
+			{"same username in other case", func() auth.Identity {
+				i := contractIdentity(t, "z", "")
+				i.Username = strings.ToUpper(ann.Username)
+				return i
+			}, auth.ErrUsernameTaken},
+			{"no username, twice", func() auth.Identity { return contractIdentity(t, "nouser1", "") }, nil},
+			{"no username, twice (2)", func() auth.Identity { return contractIdentity(t, "nouser2", "") }, nil},
+		}
+		for _, tt := range tests {
+			i := tt.make()
+			err := s.CreateIdentity(t.Context(), i)
+			if tt.want == nil {
+				if err != nil {
+					t.Errorf("%s: CreateIdentity = %v, want success", tt.name, err)
+				}
+				continue
+			}
+			wantIs(t, tt.name+": CreateIdentity", err, tt.want)
+			if _, err := s.IdentityByID(t.Context(), i.ID); auth.ErrorKind(err) != auth.KindNotFound {
+				t.Errorf("%s: the refused identity was stored (IdentityByID = %v)", tt.name, err)
+			}
+		}
+		wantIdentity(t, "the first owner", s, ann)
+	})
+
+	t.Run("update password hash", func(t *testing.T) {
+		s := newStore(t)
+		ann := createIdentity(t, s, contractIdentity(t, "ann", "ann"))
+		bob := createIdentity(t, s, contractIdentity(t, "bob", ""))
+		at := contractTime.Add(time.Minute)
+		check(t, "UpdatePasswordHash", s.UpdatePasswordHash(t.Context(), ann.ID, "$fake$new", at))
+		ann.PasswordHash, ann.UpdatedAt = "$fake$new", at
+		wantIdentity(t, "after UpdatePasswordHash", s, ann)
+		wantIdentity(t, "another identity", s, bob)
+	})
+
+	t.Run("update profile", func(t *testing.T) {
+		s := newStore(t)
+		ann := createIdentity(t, s, contractIdentity(t, "ann", "ann"))
+		bob := createIdentity(t, s, contractIdentity(t, "bob", "bob"))
+		newName := "anna_" + unique()
+		steps := []struct {
+			name          string
+			username, geo string
+			want          error
+		}{
+			{"set both", newName, "Bergen", nil},
+			{"own username in other case", strings.ToUpper(newName), "Bergen", nil},
+			{"username of another identity", bob.Username, "Oslo", auth.ErrUsernameTaken},
+			{"username of another identity in other case", strings.ToUpper(bob.Username), "Oslo", auth.ErrUsernameTaken},
+			{"clear both", "", "", nil},
+		}
+		for i, st := range steps {
+			at := contractTime.Add(time.Duration(i+1) * time.Minute)
+			err := s.UpdateProfile(t.Context(), ann.ID, st.username, st.geo, at)
+			if st.want != nil {
+				wantIs(t, st.name+": UpdateProfile", err, st.want)
+			} else if err != nil {
+				t.Fatalf("%s: UpdateProfile = %v", st.name, err)
+			} else {
+				ann.Username, ann.GeoLocation, ann.UpdatedAt = st.username, st.geo, at
+			}
+			wantIdentity(t, st.name, s, ann)
+		}
+		wantIdentity(t, "the other identity", s, bob)
+		// A cleared username is free for someone else.
+		other := contractIdentity(t, "cid", "")
+		other.Username = newName
+		createIdentity(t, s, other)
+	})
+
+	t.Run("mark e-mail verified", func(t *testing.T) {
+		s := newStore(t)
+		ann := createIdentity(t, s, contractIdentity(t, "ann", ""))
+		at := contractTime.Add(time.Hour)
+		check(t, "MarkEmailVerified", s.MarkEmailVerified(t.Context(), ann.ID, at))
+		ann.EmailVerifiedAt, ann.UpdatedAt = &at, at
+		wantIdentity(t, "after MarkEmailVerified", s, ann)
+	})
+}

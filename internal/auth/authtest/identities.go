@@ -1,0 +1,180 @@
+package authtest
+
+import (
+	"context"
+	"maps"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/authd/authd/internal/auth"
+)
+
+// Identities is an in-memory auth.IdentityStore. Like the SQL store, e-mail
+// addresses and usernames are unique regardless of letter case, a missing
+// identity is auth.ErrNotFound and a conflict is auth.ErrEmailTaken or
+// auth.ErrUsernameTaken.
+type Identities struct {
+	Probe
+	mu  sync.Mutex
+	ids map[uuid.UUID]auth.Identity
+}
+
+var _ auth.IdentityStore = (*Identities)(nil)
+
+// NewIdentities returns an empty store.
+func NewIdentities() *Identities {
+	return &Identities{
+		Probe: newProbe("CreateIdentity", "IdentityByEmail", "IdentityByID", "UpdatePasswordHash", "UpdateProfile", "MarkEmailVerified"),
+		ids:   map[uuid.UUID]auth.Identity{},
+	}
+}
+
+// Put stores an identity as it is, without the uniqueness checks and
+// without counting a call: for setting up a test.
+func (s *Identities) Put(i auth.Identity) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ids[i.ID] = i
+}
+
+// Get returns the stored identity without counting a call.
+func (s *Identities) Get(id uuid.UUID) (auth.Identity, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.ids[id]
+	return i, ok
+}
+
+// Len is the number of stored identities.
+func (s *Identities) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.ids)
+}
+
+func (s *Identities) CreateIdentity(_ context.Context, i auth.Identity) error {
+	if err := s.enter("CreateIdentity"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.ids[i.ID]; ok {
+		return auth.Internal("authtest: create identity", errDuplicateID)
+	}
+	if err := s.conflict(i.ID, i.Email.String(), i.Username); err != nil {
+		return err
+	}
+	s.ids[i.ID] = i
+	return nil
+}
+
+// conflict reports another identity with the e-mail or username.
+func (s *Identities) conflict(self uuid.UUID, email, username string) error {
+	for _, o := range s.ids {
+		if o.ID == self {
+			continue
+		}
+		if email != "" && sameLower(o.Email.String(), email) {
+			return auth.ErrEmailTaken
+		}
+	}
+	for _, o := range s.ids {
+		if o.ID == self {
+			continue
+		}
+		if username != "" && sameLower(o.Username, username) {
+			return auth.ErrUsernameTaken
+		}
+	}
+	return nil
+}
+
+func (s *Identities) IdentityByEmail(_ context.Context, email auth.Email) (auth.Identity, error) {
+	if err := s.enter("IdentityByEmail"); err != nil {
+		return auth.Identity{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range s.ids {
+		if sameLower(o.Email.String(), email.String()) {
+			return o, nil
+		}
+	}
+	return auth.Identity{}, auth.ErrNotFound
+}
+
+func (s *Identities) IdentityByID(_ context.Context, id uuid.UUID) (auth.Identity, error) {
+	if err := s.enter("IdentityByID"); err != nil {
+		return auth.Identity{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.ids[id]
+	if !ok {
+		return auth.Identity{}, auth.ErrNotFound
+	}
+	return i, nil
+}
+
+func (s *Identities) UpdatePasswordHash(_ context.Context, id uuid.UUID, hash string, at time.Time) error {
+	return s.update("UpdatePasswordHash", id, func(i *auth.Identity) error {
+		i.PasswordHash, i.UpdatedAt = hash, at
+		return nil
+	})
+}
+
+func (s *Identities) UpdateProfile(_ context.Context, id uuid.UUID, username, geoLocation string, at time.Time) error {
+	return s.update("UpdateProfile", id, func(i *auth.Identity) error {
+		if err := s.conflict(id, "", username); err != nil {
+			return err
+		}
+		i.Username, i.GeoLocation, i.UpdatedAt = username, geoLocation, at
+		return nil
+	})
+}
+
+func (s *Identities) MarkEmailVerified(_ context.Context, id uuid.UUID, at time.Time) error {
+	return s.update("MarkEmailVerified", id, func(i *auth.Identity) error {
+		i.EmailVerifiedAt, i.UpdatedAt = &at, at
+		return nil
+	})
+}
+
+func (s *Identities) update(method string, id uuid.UUID, change func(*auth.Identity) error) error {
+	if err := s.enter(method); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.ids[id]
+	if !ok {
+		return auth.ErrNotFound
+	}
+	if err := change(&i); err != nil {
+		return err
+	}
+	s.ids[id] = i
+	return nil
+}
+
+// snapshot returns a function that puts the store back as it is now.
+func (s *Identities) snapshot() (restore func()) {
+	s.mu.Lock()
+	saved := maps.Clone(s.ids)
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.ids = saved
+	}
+}
+
+// sameLower compares as the SQL store's unique indexes on lower(...) do,
+// which is not Unicode case folding (strings.EqualFold).
+func sameLower(a, b string) bool {
+	la, lb := strings.ToLower(a), strings.ToLower(b)
+	return la == lb
+}

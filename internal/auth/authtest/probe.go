@@ -1,0 +1,88 @@
+package authtest
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+)
+
+// Probe counts the calls of a fake and injects faults into them. The zero
+// Probe is ready; fakes embed one, so its methods are the fake's.
+type Probe struct {
+	mu      sync.Mutex
+	methods []string // the fake's method names, to refuse typos in FailOn
+	all     error
+	by      map[string]error
+	calls   map[string]int
+}
+
+func newProbe(methods ...string) Probe { return Probe{methods: methods} }
+
+// SetErr makes every call of the fake return err (nil stops it).
+func (p *Probe) SetErr(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.all = err
+}
+
+// FailOn makes calls of the named method return err (nil stops it). It
+// panics on a name that is not a method of the fake.
+func (p *Probe) FailOn(method string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.methods) > 0 && !slices.Contains(p.methods, method) {
+		panic(fmt.Sprintf("authtest: FailOn(%q): not one of %v", method, p.methods))
+	}
+	if p.by == nil {
+		p.by = map[string]error{}
+	}
+	if err == nil {
+		delete(p.by, method)
+		return
+	}
+	p.by[method] = err
+}
+
+// Heal stops every injected fault.
+func (p *Probe) Heal() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.all, p.by = nil, nil
+}
+
+// Calls returns how many times the method was called, failed calls
+// included.
+func (p *Probe) Calls(method string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls[method]
+}
+
+// CallCounts returns the number of calls of every method called so far.
+func (p *Probe) CallCounts() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.calls)
+}
+
+// ResetCalls forgets the calls counted so far.
+func (p *Probe) ResetCalls() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = nil
+}
+
+// enter counts a call of method and returns the fault to inject, if any.
+func (p *Probe) enter(method string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.calls == nil {
+		p.calls = map[string]int{}
+	}
+	p.calls[method]++
+	if err := p.by[method]; err != nil {
+		return err
+	}
+	return p.all
+}
