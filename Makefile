@@ -35,7 +35,7 @@ migrate: build
 	$(RUN_ENV) ./$(BIN) migrate up
 
 # Pinned linters, installed into GOPATH/bin when missing.
-STATICCHECK_VERSION ?= 2026.2.2
+STATICCHECK_VERSION ?= v0.8.2
 DEADCODE_VERSION    ?= v0.52.0
 GOBIN := $(shell $(GO) env GOPATH)/bin
 
