@@ -31,8 +31,9 @@ var ErrReauthRequired = &Error{Kind: KindForbidden, Code: CodeReauthRequired,
 	Message: "Confirm your current password to change it."}
 
 // ChangePassword sets a new password after checking the current one (or a
-// recent login), ends every other session of the identity and gives the
-// caller's session a new token: a privilege change.
+// recent login), voids pending recovery links, mails the owner a notice,
+// ends every other session of the identity and gives the caller's session
+// a new token: a privilege change.
 func (s *Service) ChangePassword(ctx context.Context, cmd ChangePassword) (PasswordChanged, error) {
 	if !cmd.Session.Live() {
 		return PasswordChanged{}, ErrUnauthenticated
@@ -67,7 +68,18 @@ func (s *Service) ChangePassword(ctx context.Context, cmd ChangePassword) (Passw
 		return PasswordChanged{}, hashFailure(err)
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
-	if err := s.store.UpdatePasswordHash(ctx, identity.ID, hash, now); err != nil {
+	// The new hash, the end of every recovery link mailed before (it would
+	// undo the change), and the owner's notice: all or nothing.
+	err = s.tx.InTx(ctx, func(st Stores) error {
+		if err := st.Identities.UpdatePasswordHash(ctx, identity.ID, hash, now); err != nil {
+			return err
+		}
+		if err := st.Tokens.Void(ctx, identity.ID, PurposeRecovery, now); err != nil {
+			return err
+		}
+		return st.Outbox.Queue(ctx, s.passwordChangedNotice(identity))
+	})
+	if err != nil {
 		return PasswordChanged{}, err
 	}
 	identity.PasswordHash, identity.UpdatedAt = hash, now

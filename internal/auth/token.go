@@ -71,6 +71,9 @@ type TokenStore interface {
 	// as used; of concurrent redeems of one token at most one succeeds.
 	// Anything else is ErrTokenInvalid.
 	Redeem(ctx context.Context, p Purpose, tokenHash []byte, now time.Time) (RedeemedToken, error)
+	// Void marks the identity's unused tokens of the purpose as used, so
+	// that no link mailed before works any more.
+	Void(ctx context.Context, identityID uuid.UUID, p Purpose, at time.Time) error
 	// SubmitCode checks a verification code of the identity; a wrong code
 	// counts an attempt, and the code is void after maxAttempts.
 	SubmitCode(ctx context.Context, identityID uuid.UUID, codeHash []byte, maxAttempts int, now time.Time) (CodeResult, RedeemedToken, error)

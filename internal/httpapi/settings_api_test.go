@@ -293,3 +293,21 @@ func decode(t *testing.T, r response, v any) {
 		t.Fatalf("decode %s: %v", r.body, err)
 	}
 }
+
+// TestPasswordChangeVoidsRecoveryLinksAndNotifies: a recovery link mailed
+// before a password change would undo it; the change voids it, and the
+// owner is told of the change.
+func TestPasswordChangeVoidsRecoveryLinksAndNotifies(t *testing.T) {
+	ts := newServer(t, serverOptions{})
+	c := ts.client()
+	cr := c.register(t)
+	old := recoveryToken(t, ts, cr.Identifier)
+	wantStatus(t, c.do(http.MethodPut, "/api/v1/auth/settings", map[string]string{
+		"method": "password", "password": "another long passphrase", "current_password": cr.Password}), http.StatusOK)
+	wantStatus(t, ts.client().do(http.MethodPost, "/api/v1/auth/recovery/complete", map[string]string{
+		"token": old, "password": "the attacker's passphrase"}), http.StatusGone)
+	if _, err := testSink.WaitFor(cr.Identifier, "password was changed", mailWait); err != nil {
+		t.Error(err)
+	}
+	wantStatus(t, ts.client().do(http.MethodPost, "/api/v1/auth/login", credentials{Identifier: cr.Identifier, Password: "another long passphrase"}), http.StatusOK)
+}

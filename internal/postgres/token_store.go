@@ -41,6 +41,17 @@ func (s *TokenStore) Issue(ctx context.Context, t auth.IssuedToken) error {
 	})
 }
 
+// Void uses up the identity's unused tokens of the purpose.
+func (s *TokenStore) Void(ctx context.Context, identityID uuid.UUID, p auth.Purpose, at time.Time) error {
+	ctx, cancel := s.db.deadline(ctx)
+	defer cancel()
+	if _, err := s.db.q.Exec(ctx, `UPDATE one_time_tokens SET used_at = $3 WHERE identity_id = $1 AND purpose = $2 AND used_at IS NULL`,
+		identityID, string(p), at); err != nil {
+		return classify("postgres: void tokens", err)
+	}
+	return nil
+}
+
 // Lookup finds a live token without using it.
 func (s *TokenStore) Lookup(ctx context.Context, p auth.Purpose, hash []byte, now time.Time) (auth.RedeemedToken, error) {
 	ctx, cancel := s.db.deadline(ctx)

@@ -131,6 +131,17 @@ func TestTokenStore(t *testing.T, newStores func(t *testing.T) (auth.IdentitySto
 		wantLive(t, f, "a token of another identity", auth.PurposeRecovery, bobs, now, f.bob)
 	})
 
+	t.Run("void uses up the identity's unused tokens of the purpose only", func(t *testing.T) {
+		f := setup(t)
+		rec := issue(t, f, f.ann, auth.PurposeRecovery, t0, time.Hour)
+		ver := issue(t, f, f.ann, auth.PurposeVerification, t0, time.Hour)
+		other := issue(t, f, f.bob, auth.PurposeRecovery, t0, time.Hour)
+		check(t, "Void", f.tokens.Void(t.Context(), f.ann.ID, auth.PurposeRecovery, t0.Add(time.Minute)))
+		wantInvalid(t, f, "the voided recovery token", auth.PurposeRecovery, rec, t0.Add(2*time.Minute))
+		wantLive(t, f, "the same identity's verification token", auth.PurposeVerification, ver, t0.Add(2*time.Minute), f.ann)
+		wantLive(t, f, "another identity's recovery token", auth.PurposeRecovery, other, t0.Add(2*time.Minute), f.bob)
+	})
+
 	t.Run("a redeemed token names the address it was sent to", func(t *testing.T) {
 		f := setup(t)
 		sentTo, err := auth.ParseEmail("old-" + unique() + "@example.com")

@@ -93,6 +93,23 @@ func (s *Tokens) Issue(_ context.Context, t auth.IssuedToken) error {
 	return nil
 }
 
+// Void uses up the identity's unused tokens of the purpose.
+func (s *Tokens) Void(_ context.Context, identityID uuid.UUID, p auth.Purpose, at time.Time) error {
+	if err := s.enter("Void"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.records {
+		r := &s.records[i]
+		if r.IdentityID == identityID && r.Purpose == p && r.UsedAt == nil {
+			used := at
+			r.UsedAt = &used
+		}
+	}
+	return nil
+}
+
 // find returns the index of the live token with that hash and purpose.
 func (s *Tokens) find(p auth.Purpose, hash []byte, now time.Time) int {
 	return slices.IndexFunc(s.records, func(r TokenRecord) bool {
