@@ -151,7 +151,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Overrides) 
 		Stores:     stores,
 		Transactor: transactor{a},
 		Hasher:     hasher,
-		Sessions:   valkey.NewSessions(vh, cfg.SessionLifetime, cfg.SessionTouch),
+		Sessions:   valkey.NewSessions(vh, cfg.SessionLifetime, cfg.SessionTouch, cfg.SessionsPerIdentity),
 		Audit:      postgres.NewAuditLog(a.DB),
 		Limiter:    valkey.NewRateLimiter(vh),
 		Lockouts:   valkey.NewLockouts(vh),

@@ -28,12 +28,14 @@ type Config struct {
 	ValkeyKeyPrefix   string
 	DependencyTimeout time.Duration
 
-	CookieName       string
-	CookieSecure     bool
-	CookieDomain     string
-	SessionLifetime  time.Duration
-	SessionTouch     time.Duration
-	PrivilegedWindow time.Duration
+	CookieName      string
+	CookieSecure    bool
+	CookieDomain    string
+	SessionLifetime time.Duration
+	SessionTouch    time.Duration
+	// SessionsPerIdentity caps one identity's live sessions (0: no cap).
+	SessionsPerIdentity int
+	PrivilegedWindow    time.Duration
 
 	Argon2Memory      uint32
 	Argon2Iterations  uint32
@@ -167,6 +169,8 @@ func settings() []setting {
 			}},
 		{name: "SESSION_TOUCH_INTERVAL", def: fixed("5m"), help: "How often a session's last-seen time is written (0 turns it off).",
 			parse: func(c *Config, v string) (err error) { c.SessionTouch, err = parseDuration(v, 0, 24*time.Hour); return }},
+		{name: "SESSIONS_PER_IDENTITY", def: fixed("32"), help: "Most live sessions of one identity; a login beyond it ends the oldest (0: no cap).",
+			parse: func(c *Config, v string) (err error) { c.SessionsPerIdentity, err = parseInt(v, 0, 100000); return }},
 		{name: "PRIVILEGED_WINDOW", def: fixed("15m"), help: "How long after a login the password may be changed without the current one.",
 			parse: func(c *Config, v string) (err error) {
 				c.PrivilegedWindow, err = parseDuration(v, 0, 24*time.Hour)

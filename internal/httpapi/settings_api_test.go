@@ -311,3 +311,30 @@ func TestPasswordChangeVoidsRecoveryLinksAndNotifies(t *testing.T) {
 	}
 	wantStatus(t, ts.client().do(http.MethodPost, "/api/v1/auth/login", credentials{Identifier: cr.Identifier, Password: "another long passphrase"}), http.StatusOK)
 }
+
+// TestSessionsPerIdentityAreCapped: logins beyond SESSIONS_PER_IDENTITY end
+// the oldest sessions, so that a login loop cannot grow one identity's
+// sessions without bound.
+func TestSessionsPerIdentityAreCapped(t *testing.T) {
+	ts := newServer(t, serverOptions{env: map[string]string{"SESSIONS_PER_IDENTITY": "3"}})
+	first := ts.client()
+	cr := first.register(t)
+	clients := []*client{first}
+	for range 4 {
+		c := ts.client()
+		wantStatus(t, c.do(http.MethodPost, "/api/v1/auth/login", cr), http.StatusOK)
+		clients = append(clients, c)
+	}
+	var list sessionList
+	decode(t, clients[4].do(http.MethodGet, "/api/v1/auth/sessions", nil), &list)
+	if len(list.Sessions) != 3 {
+		t.Errorf("%d live sessions, want the cap of 3", len(list.Sessions))
+	}
+	for i, c := range clients {
+		want := http.StatusOK
+		if i < 2 {
+			want = http.StatusUnauthorized // the two oldest were ended
+		}
+		wantStatus(t, c.do(http.MethodGet, "/api/v1/auth/me", nil), want)
+	}
+}

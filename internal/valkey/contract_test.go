@@ -15,7 +15,7 @@ func contractHandle(t *testing.T) Handle { return testHandle(testClient, prefixF
 
 func TestContractSessions(t *testing.T) {
 	authtest.TestSessions(t, func(t *testing.T) auth.Sessions {
-		return NewSessions(contractHandle(t), 24*time.Hour, time.Minute)
+		return NewSessions(contractHandle(t), 24*time.Hour, time.Minute, 0)
 	})
 }
 

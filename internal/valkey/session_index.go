@@ -53,21 +53,28 @@ func (x *sessionIndex) indexKey(identityID string) string {
 // token. A record that has already expired is not added: its PEXPIREAT
 // would lie in the past and delete the whole index.
 func (x *sessionIndex) Add(ctx context.Context, identityID string, r sessionRecord) error {
+	_, err := x.add(ctx, identityID, r)
+	return err
+}
+
+// add is Add, and also returns how many records the index holds after it,
+// in the same round trip.
+func (x *sessionIndex) add(ctx context.Context, identityID string, r sessionRecord) (int, error) {
 	switch {
 	case identityID == "":
-		return fmt.Errorf("valkey: session index add: %w", errNoIdentity)
+		return 0, fmt.Errorf("valkey: session index add: %w", errNoIdentity)
 	case r.HashedToken == "":
-		return fmt.Errorf("valkey: session index add: %w", errNoToken)
+		return 0, fmt.Errorf("valkey: session index add: %w", errNoToken)
 	case r.ExpiresAt.IsZero():
-		return fmt.Errorf("valkey: session index add: %w", errNoExpiry)
+		return 0, fmt.Errorf("valkey: session index add: %w", errNoExpiry)
 	}
 	ms := r.ExpiresAt.UnixMilli()
 	if ms <= time.Now().UnixMilli() {
-		return nil
+		return 0, nil
 	}
 	val, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("valkey: session index add: %w", err)
+		return 0, fmt.Errorf("valkey: session index add: %w", err)
 	}
 	ctx, cancel := x.call(ctx)
 	defer cancel()
@@ -79,13 +86,18 @@ func (x *sessionIndex) Add(ctx context.Context, identityID string, r sessionReco
 		x.c.B().Hset().Key(key).FieldValue().FieldValue(r.HashedToken, string(val)).Build(),
 		x.c.B().Pexpireat().Key(key).MillisecondsTimestamp(ms).Nx().Build(),
 		x.c.B().Pexpireat().Key(key).MillisecondsTimestamp(ms).Gt().Build(),
+		x.c.B().Hlen().Key(key).Build(),
 	)
 	for _, resp := range resps {
 		if err := resp.Error(); err != nil {
-			return fmt.Errorf("valkey: session index add: %w", err)
+			return 0, fmt.Errorf("valkey: session index add: %w", err)
 		}
 	}
-	return nil
+	n, err := resps[3].AsInt64()
+	if err != nil {
+		return 0, fmt.Errorf("valkey: session index add: %w", err)
+	}
+	return int(n), nil
 }
 
 // Remove forgets a session, e.g. on an ordinary logout where scs has

@@ -23,10 +23,11 @@ import (
 // miss it), and a session whose indexing fails is deleted again, so there
 // is never a live session that "log out everywhere" cannot find.
 type Sessions struct {
-	scs     *scs.SessionManager
-	store   *SessionStore
-	index   *sessionIndex
-	touches *touchLimiter
+	perIdentity int // most live sessions of one identity; 0: no cap
+	scs         *scs.SessionManager
+	store       *SessionStore
+	index       *sessionIndex
+	touches     *touchLimiter
 }
 
 var _ auth.Sessions = (*Sessions)(nil)
@@ -44,7 +45,11 @@ const (
 // session's last-seen time is written at most once per touchEvery per
 // instance: often enough for the session list, rarely enough that reads
 // stay read-only.
-func NewSessions(h Handle, lifetime, touchEvery time.Duration) *Sessions {
+//
+// perIdentity caps an identity's live sessions: a login beyond it ends the
+// oldest ones (0: no cap), so that a script that logs in in a loop cannot
+// grow one index and one session list without bound.
+func NewSessions(h Handle, lifetime, touchEvery time.Duration, perIdentity int) *Sessions {
 	store := NewSessionStore(h)
 	sm := scs.New()
 	sm.Store = store
@@ -52,7 +57,7 @@ func NewSessions(h Handle, lifetime, touchEvery time.Duration) *Sessions {
 	sm.HashTokenInStore = true
 	sm.Lifetime = lifetime
 	sm.IdleTimeout = 0
-	return &Sessions{scs: sm, store: store, index: newSessionIndex(h), touches: newTouchLimiter(touchEvery)}
+	return &Sessions{perIdentity: perIdentity, scs: sm, store: store, index: newSessionIndex(h), touches: newTouchLimiter(touchEvery)}
 }
 
 // hashToken is how scs (HashTokenInStore) keys a session: SHA-256 in
@@ -83,13 +88,38 @@ func (m *Sessions) Start(ctx context.Context, s auth.Session) (auth.StartedSessi
 		return auth.StartedSession{}, fmt.Errorf("valkey: start session: %w", err)
 	}
 	s.Key, s.ExpiresAt = hashToken(token), expiry.UTC()
-	if err := m.index.Add(ctx, s.IdentityID.String(), recordOf(s)); err != nil {
+	n, err := m.index.add(ctx, s.IdentityID.String(), recordOf(s))
+	if err != nil {
 		if derr := m.store.DeleteCtx(context.WithoutCancel(ctx), s.Key); derr != nil {
 			err = fmt.Errorf("%w (and the unindexed session was not deleted: %v)", err, derr)
 		}
 		return auth.StartedSession{}, fmt.Errorf("valkey: start session: %w", err)
 	}
+	if m.perIdentity > 0 && n > m.perIdentity {
+		if err := m.endOldest(ctx, s); err != nil {
+			return auth.StartedSession{}, fmt.Errorf("valkey: start session: %w", err)
+		}
+	}
 	return auth.StartedSession{Session: s, Token: token}, nil
+}
+
+// endOldest ends the identity's oldest sessions beyond the cap, never the
+// one just started. The index may still count ended sessions, which List
+// prunes, so the cap is applied to the live ones.
+func (m *Sessions) endOldest(ctx context.Context, started auth.Session) error {
+	live, err := m.index.List(ctx, started.IdentityID.String(), time.Now())
+	if err != nil {
+		return err
+	}
+	for i := 0; len(live)-i > m.perIdentity; i++ {
+		if live[i].HashedToken == started.Key {
+			continue
+		}
+		if _, err := m.index.Revoke(ctx, started.IdentityID.String(), live[i].HashedToken); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Renew starts a session like s with a new token, then ends s.
