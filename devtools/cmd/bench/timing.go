@@ -7,13 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/authd/authd/devtools/loadreport"
 	"github.com/authd/authd/internal/argon2id"
 	"github.com/authd/authd/internal/testenv"
 )
@@ -76,18 +76,6 @@ func (r timingResult) OtherCount() int {
 	return n
 }
 
-// percentile interpolates linearly between closest ranks (as k6, NumPy
-// and authd-load's Percentile do) on an ascending slice; p is in [0, 100].
-func percentile(sorted []float64, p float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := p / 100 * float64(len(sorted)-1)
-	lo := int(math.Floor(rank))
-	hi := min(lo+1, len(sorted)-1)
-	return sorted[lo] + (sorted[hi]-sorted[lo])*(rank-float64(lo))
-}
-
 // sideOf summarises latencies in milliseconds (in any order).
 func sideOf(ms []float64) timingSide {
 	if len(ms) == 0 {
@@ -95,7 +83,7 @@ func sideOf(ms []float64) timingSide {
 	}
 	s := slices.Clone(ms)
 	slices.Sort(s)
-	return timingSide{N: len(s), MedianMs: percentile(s, 50), P90Ms: percentile(s, 90), MinMs: s[0], MaxMs: s[len(s)-1]}
+	return timingSide{N: len(s), MedianMs: loadreport.Percentile(s, 50), P90Ms: loadreport.Percentile(s, 90), MinMs: s[0], MaxMs: s[len(s)-1]}
 }
 
 // summarizeTiming turns the pairs into the phase's figures. Only 401s
@@ -127,7 +115,7 @@ func summarizeTiming(pairs []timingPair) timingResult {
 	}
 	if len(diff) > 0 {
 		slices.Sort(diff)
-		r.DiffMedianMs, r.DiffN = percentile(diff, 50), len(diff)
+		r.DiffMedianMs, r.DiffN = loadreport.Percentile(diff, 50), len(diff)
 	}
 	return r
 }

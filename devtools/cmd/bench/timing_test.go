@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authd/authd/devtools/loadreport"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
@@ -30,7 +32,7 @@ func TestPercentile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := percentile(tt.sorted, tt.p); !near(got, tt.want) {
+			if got := loadreport.Percentile(tt.sorted, tt.p); !near(got, tt.want) {
 				t.Errorf("percentile(%v, %g) = %g, want %g", tt.sorted, tt.p, got, tt.want)
 			}
 		})

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"regexp"
 	"slices"
 	"sort"
@@ -111,18 +110,6 @@ func (r *Recorder) Requests() int {
 	return len(r.samples)
 }
 
-// Percentile interpolates linearly between closest ranks (as k6 and
-// NumPy do) on an ascending slice; p is in [0, 100].
-func Percentile(sorted []float64, p float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := p / 100 * float64(len(sorted)-1)
-	lo := int(math.Floor(rank))
-	hi := min(lo+1, len(sorted)-1)
-	return sorted[lo] + (sorted[hi]-sorted[lo])*(rank-float64(lo))
-}
-
 func latencyOf(ms []float64) loadreport.Latency {
 	if len(ms) == 0 {
 		return loadreport.Latency{}
@@ -136,10 +123,10 @@ func latencyOf(ms []float64) loadreport.Latency {
 		Count: len(ms),
 		AvgMs: sum / float64(len(ms)),
 		MinMs: ms[0],
-		P50Ms: Percentile(ms, 50),
-		P90Ms: Percentile(ms, 90),
-		P95Ms: Percentile(ms, 95),
-		P99Ms: Percentile(ms, 99),
+		P50Ms: loadreport.Percentile(ms, 50),
+		P90Ms: loadreport.Percentile(ms, 90),
+		P95Ms: loadreport.Percentile(ms, 95),
+		P99Ms: loadreport.Percentile(ms, 99),
 		MaxMs: ms[len(ms)-1],
 	}
 }

@@ -2,33 +2,12 @@ package main
 
 import (
 	"bytes"
-	"math"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/authd/authd/devtools/loadreport"
 )
-
-func TestPercentile(t *testing.T) {
-	v := make([]float64, 100)
-	for i := range v {
-		v[i] = float64(i + 1) // 1..100
-	}
-	for _, c := range []struct{ p, want float64 }{
-		{0, 1}, {50, 50.5}, {90, 90.1}, {95, 95.05}, {99, 99.01}, {100, 100},
-	} {
-		if got := Percentile(v, c.p); math.Abs(got-c.want) > 1e-9 {
-			t.Errorf("p%v = %v, want %v", c.p, got, c.want)
-		}
-	}
-	if got := Percentile([]float64{7}, 99); got != 7 {
-		t.Errorf("single value p99 = %v", got)
-	}
-	if got := Percentile(nil, 50); got != 0 {
-		t.Errorf("empty p50 = %v", got)
-	}
-}
 
 // sampleRecorder has 100 served logins of 1..100 ms, 10 shed registers,
 // one 500 and one transport error.
