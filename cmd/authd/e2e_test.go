@@ -71,12 +71,12 @@ func authdBinary(t *testing.T) string {
 // process is a child process stopped (SIGTERM) at cleanup.
 type process struct {
 	cmd *exec.Cmd
-	out *syncBuffer
+	out *testenv.LogBuffer
 }
 
 func spawn(t *testing.T, env []string, name string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(name, args...), out: &syncBuffer{}}
+	p := &process{cmd: exec.Command(name, args...), out: &testenv.LogBuffer{}}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {

@@ -104,13 +104,13 @@ type instance struct {
 	addr   string
 	cancel context.CancelFunc
 	done   chan error
-	out    *syncBuffer
+	out    *testenv.LogBuffer
 }
 
 func start(t *testing.T, getenv func(string) string, addr string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{addr: addr, cancel: cancel, done: make(chan error, 1), out: &syncBuffer{}}
+	in := &instance{addr: addr, cancel: cancel, done: make(chan error, 1), out: &testenv.LogBuffer{}}
 	go func() { in.done <- run(ctx, []string{"serve"}, getenv, in.out, in.out, noTune) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -324,22 +324,4 @@ func TestHelpListsSettings(t *testing.T) {
 	if err := run(context.Background(), []string{"bogus"}, env(), &out, &out, noTune); err == nil {
 		t.Error("an unknown command did not fail")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

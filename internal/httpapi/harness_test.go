@@ -16,7 +16,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -135,7 +134,7 @@ type testServer struct {
 	contract *contract
 	prefix   string
 	cookie   string
-	logs     *syncBuffer
+	logs     *testenv.LogBuffer
 }
 
 func newServer(t testing.TB, o serverOptions) *testServer {
@@ -152,7 +151,7 @@ func newServer(t testing.TB, o serverOptions) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	log := logging.New(logs, cfg.LogLevel)
 	a, err := app.New(context.Background(), cfg, log, app.Overrides{
 		DB: testDB, Valkey: o.valkey, Now: o.now, Checks: o.checks,
@@ -186,25 +185,6 @@ func (ts *testServer) sessionKey(token string) string { return ts.prefix + "sess
 func hashOf(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
-// syncBuffer collects a server's log lines; handlers write from many
-// goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // client is one browser-like client with its own cookie jar.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/authd/authd/internal/mailqueue"
 	"github.com/authd/authd/internal/postgres"
 	"github.com/authd/authd/internal/testenv"
-	"github.com/authd/authd/migrations"
 )
 
 // The PostgreSQL stores pass the domain's shared contract (package
@@ -30,20 +28,7 @@ func contractDB(t *testing.T) *postgres.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(drop)
-	db, err := postgres.Open(context.Background(), url, postgres.PoolOptions{MaxConns: 4, QueryTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close) // runs before drop
-	m, err := postgres.NewMigrator(db, migrations.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	if _, err := m.Up(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return migrate(t, openURL(t, url)) // the pool closes before the drop
 }
 
 func TestContractIdentityStore(t *testing.T) {

@@ -33,7 +33,12 @@ func TestMain(m *testing.M) {
 
 func open(t *testing.T) *postgres.DB {
 	t.Helper()
-	db, err := postgres.Open(context.Background(), testURL, postgres.PoolOptions{MaxConns: 4, QueryTimeout: 5 * time.Second})
+	return openURL(t, testURL)
+}
+
+func openURL(t *testing.T, url string) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), url, postgres.PoolOptions{MaxConns: 4, QueryTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +48,11 @@ func open(t *testing.T) *postgres.DB {
 
 func migrated(t *testing.T) *postgres.DB {
 	t.Helper()
-	db := open(t)
+	return migrate(t, open(t))
+}
+
+func migrate(t *testing.T, db *postgres.DB) *postgres.DB {
+	t.Helper()
 	m, err := postgres.NewMigrator(db, migrations.FS)
 	if err != nil {
 		t.Fatal(err)
