@@ -100,23 +100,32 @@ func (x *sessionIndex) add(ctx context.Context, identityID string, r sessionReco
 	return int(n), nil
 }
 
-// Remove forgets a session, e.g. on an ordinary logout where scs has
-// already deleted the session itself.
-func (x *sessionIndex) Remove(ctx context.Context, identityID, hashedToken string) error {
-	if identityID == "" {
-		return fmt.Errorf("valkey: session index remove: %w", errNoIdentity)
+// End deletes a session and its index entry: the logout of a session
+// whose owner is known. Session first, index second, one after the other:
+// if the second step fails the field points at a dead session, which List
+// prunes; the reverse order, or both at once (a pipeline whose keys live
+// on two cluster nodes), could leave a live session nobody can find to
+// revoke.
+func (x *sessionIndex) End(ctx context.Context, identityID, hashedToken string) error {
+	switch {
+	case identityID == "":
+		return fmt.Errorf("valkey: session index end: %w", errNoIdentity)
+	case hashedToken == "":
+		return fmt.Errorf("valkey: session index end: %w", errNoToken)
 	}
 	ctx, cancel := x.call(ctx)
 	defer cancel()
-	cmd := x.c.B().Hdel().Key(x.indexKey(identityID)).Field(hashedToken).Build()
-	if err := x.c.Do(ctx, cmd).Error(); err != nil {
-		return fmt.Errorf("valkey: session index remove: %w", err)
+	if err := x.c.Do(ctx, x.c.B().Del().Key(x.sessionKey(hashedToken)).Build()).Error(); err != nil {
+		return fmt.Errorf("valkey: session index end: %w", err)
+	}
+	if err := x.c.Do(ctx, x.c.B().Hdel().Key(x.indexKey(identityID)).Field(hashedToken).Build()).Error(); err != nil {
+		return fmt.Errorf("valkey: session index end: %w", err)
 	}
 	return nil
 }
 
 // touchScript replaces a record only if it still holds the value we read,
-// so a Touch racing a Revoke or Remove cannot resurrect the deleted field,
+// so a Touch racing a Revoke or End cannot resurrect the deleted field,
 // and one racing an Add cannot overwrite the newer record.
 // Returns 1 when written, 0 when the field is gone, -1 when it changed.
 var touchScript = vk.NewLuaScript(`
@@ -311,13 +320,7 @@ func (x *sessionIndex) Revoke(ctx context.Context, identityID, hashedToken strin
 	if !owned {
 		return false, nil
 	}
-	// Session first, index second: if the second step fails the field
-	// points at a dead session, which List prunes; the reverse order could
-	// leave a live session nobody can find to revoke.
-	if err := x.c.Do(ctx, x.c.B().Del().Key(x.sessionKey(hashedToken)).Build()).Error(); err != nil {
-		return false, fmt.Errorf("valkey: session index revoke: %w", err)
-	}
-	if err := x.c.Do(ctx, x.c.B().Hdel().Key(key).Field(hashedToken).Build()).Error(); err != nil {
+	if err := x.End(ctx, identityID, hashedToken); err != nil {
 		return false, fmt.Errorf("valkey: session index revoke: %w", err)
 	}
 	return true, nil

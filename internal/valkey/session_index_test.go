@@ -272,17 +272,20 @@ func TestSessionIndexRevoke(t *testing.T) {
 	}
 }
 
-func TestSessionIndexRemove(t *testing.T) {
+func TestSessionIndexEnd(t *testing.T) {
 	f := newFixture(t)
 	f.login("alice", "a1", time.Hour, time.Hour)
-	if err := f.idx.Remove(ctxT(t), "alice", "a1"); err != nil {
-		t.Fatalf("Remove: %v", err)
+	if err := f.idx.End(ctxT(t), "alice", "a1"); err != nil {
+		t.Fatalf("End: %v", err)
 	}
 	if f.hasField("alice", "a1") {
-		t.Fatal("field remains after Remove")
+		t.Fatal("field remains after End")
 	}
-	if err := f.idx.Remove(ctxT(t), "alice", "a1"); err != nil {
-		t.Fatalf("Remove of a missing field: %v", err)
+	if exists(t, f.store.Key("a1")) {
+		t.Fatal("session remains after End")
+	}
+	if err := f.idx.End(ctxT(t), "alice", "a1"); err != nil {
+		t.Fatalf("End of a missing session: %v", err)
 	}
 }
 
@@ -341,7 +344,7 @@ func TestSessionIndexErrors(t *testing.T) {
 		err func() error
 	}{
 		{"add", func() error { return idx.Add(ctx, identity, rec) }},
-		{"remove", func() error { return idx.Remove(ctx, identity, token) }},
+		{"end", func() error { return idx.End(ctx, identity, token) }},
 		{"touch", func() error { return idx.Touch(ctx, identity, token, time.Now()) }},
 		{"list", func() error { _, err := idx.List(ctx, identity, time.Now()); return err }},
 		{"revoke all", func() error { _, err := idx.RevokeAll(ctx, identity); return err }},

@@ -168,25 +168,12 @@ func (m *Sessions) Seen(ctx context.Context, s auth.Session, at time.Time) error
 	return m.index.Touch(ctx, s.IdentityID.String(), s.Key, at)
 }
 
-// End deletes the session and its index entry in one round trip.
+// End deletes the session and its index entry.
 func (m *Sessions) End(ctx context.Context, s auth.Session) error {
-	if s.Key == "" || s.IdentityID == uuid.Nil {
-		return fmt.Errorf("valkey: end session: %w", errNoToken)
+	if s.IdentityID == uuid.Nil {
+		return fmt.Errorf("valkey: end session: %w", errNoIdentity)
 	}
-	ctx, cancel := m.index.call(ctx)
-	defer cancel()
-	c := m.index.c
-	// Session first, index second in one pipeline: if the second fails the
-	// field points at a dead session, which List prunes.
-	for _, r := range c.DoMulti(ctx,
-		c.B().Del().Key(m.index.sessionKey(s.Key)).Build(),
-		c.B().Hdel().Key(m.index.indexKey(s.IdentityID.String())).Field(s.Key).Build(),
-	) {
-		if err := r.Error(); err != nil {
-			return fmt.Errorf("valkey: end session: %w", err)
-		}
-	}
-	return nil
+	return m.index.End(ctx, s.IdentityID.String(), s.Key)
 }
 
 // List returns the identity's live sessions, oldest first.

@@ -118,20 +118,37 @@ func newLockout(h Handle) *lockout { return &lockout{h} }
 // Check returns how long the key is still locked (0 if not locked) without
 // recording anything.
 func (l *lockout) Check(ctx context.Context, key string, now time.Time) (time.Duration, error) {
-	if err := checkKeyNow(key, now); err != nil {
-		return 0, fmt.Errorf("valkey: lockout check: %w", err)
+	return l.checkAll(ctx, now, key)
+}
+
+// checkAll returns how long the longest-locked of keys stays locked, in
+// one round trip.
+func (l *lockout) checkAll(ctx context.Context, now time.Time, keys ...string) (time.Duration, error) {
+	cmds := make(vk.Commands, len(keys))
+	for i, key := range keys {
+		if err := checkKeyNow(key, now); err != nil {
+			return 0, fmt.Errorf("valkey: lockout check: %w", err)
+		}
+		// Plain Do, not DoCache: another instance's Fail must count at once.
+		cmds[i] = l.c.B().Hget().Key(l.throttleKey(key)).Field("until").Build()
+	}
+	if len(cmds) == 0 {
+		return 0, nil
 	}
 	ctx, cancel := l.call(ctx)
 	defer cancel()
-	// Plain Do, not DoCache: another instance's Fail must count at once.
-	until, err := l.c.Do(ctx, l.c.B().Hget().Key(l.throttleKey(key)).Field("until").Build()).AsInt64()
-	if vk.IsValkeyNil(err) {
-		return 0, nil
+	var longest time.Duration
+	for _, r := range l.c.DoMulti(ctx, cmds...) {
+		until, err := r.AsInt64()
+		if vk.IsValkeyNil(err) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("valkey: lockout check: %w", err)
+		}
+		longest = max(longest, remainingUntil(until, now))
 	}
-	if err != nil {
-		return 0, fmt.Errorf("valkey: lockout check: %w", err)
-	}
-	return remainingUntil(until, now), nil
+	return longest, nil
 }
 
 // lockoutFailScript records one failure.
@@ -286,32 +303,11 @@ func (h Handle) throttleName(k auth.ThrottleKey) string {
 
 // Check returns the longest lock among keys, in one round trip.
 func (x *Lockouts) Check(ctx context.Context, now time.Time, keys ...auth.ThrottleKey) (time.Duration, error) {
-	if len(keys) == 0 {
-		return 0, nil
-	}
-	if now.IsZero() {
-		return 0, fmt.Errorf("valkey: lockout check: %w", errNoNow)
-	}
-	ctx, cancel := x.l.call(ctx)
-	defer cancel()
-	c := x.l.c
-	cmds := make(vk.Commands, len(keys))
+	names := make([]string, len(keys))
 	for i, k := range keys {
-		// Plain Do, not DoCache: another instance's Fail must count at once.
-		cmds[i] = c.B().Hget().Key(x.l.throttleKey(x.l.throttleName(k))).Field("until").Build()
+		names[i] = x.l.throttleName(k)
 	}
-	var longest time.Duration
-	for _, r := range c.DoMulti(ctx, cmds...) {
-		until, err := r.AsInt64()
-		if vk.IsValkeyNil(err) {
-			continue
-		}
-		if err != nil {
-			return 0, fmt.Errorf("valkey: lockout check: %w", err)
-		}
-		longest = max(longest, remainingUntil(until, now))
-	}
-	return longest, nil
+	return x.l.checkAll(ctx, now, names...)
 }
 
 // Fail counts a failure of key.
