@@ -11,10 +11,6 @@ import (
 
 const sessionKey = "authd.session"
 
-// maxCookies bounds how many cookies of the session's name are read; the
-// domain tries only a few of them anyway.
-const maxCookies = 8
-
 // loadSession finds the live session among the cookies of the session's
 // name (a client may send stale duplicates) and keeps it for the handler.
 // A store failure is a 503, never "logged out".
@@ -23,7 +19,7 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Response().Header().Add("Vary", "Cookie")
 		var tokens []string
 		for _, ck := range c.Request().Cookies() {
-			if ck.Name == s.cfg.Cookie.Name && len(tokens) < maxCookies {
+			if ck.Name == s.cfg.Cookie.Name { // the domain bounds how many it tries
 				tokens = append(tokens, ck.Value)
 			}
 		}

@@ -24,9 +24,8 @@ func NewTokenStore(db *DB) *TokenStore { return &TokenStore{db: db} }
 // atomically.
 func (s *TokenStore) Issue(ctx context.Context, t auth.IssuedToken) error {
 	return s.db.Transact(ctx, func(tx *DB) error {
-		if _, err := tx.q.Exec(ctx, `UPDATE one_time_tokens SET used_at = $3 WHERE identity_id = $1 AND purpose = $2 AND used_at IS NULL`,
-			t.IdentityID, string(t.Purpose), t.CreatedAt); err != nil {
-			return classify("postgres: void tokens", err)
+		if err := NewTokenStore(tx).Void(ctx, t.IdentityID, t.Purpose, t.CreatedAt); err != nil {
+			return err
 		}
 		var codeExpires *time.Time
 		if t.CodeHash != nil {

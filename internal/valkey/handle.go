@@ -30,9 +30,6 @@ func NewHandle(c vk.Client, prefix string, timeout time.Duration, subjectKey []b
 	return Handle{c: c, prefix: prefix, timeout: timeout, subject: subjectKey}
 }
 
-// Client is the underlying client, for readiness probes.
-func (h Handle) Client() vk.Client { return h.c }
-
 // call gives one call its own deadline so that a slow command cannot
 // consume a request's whole budget.
 func (h Handle) call(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -115,7 +115,7 @@ func (m *Sessions) endOldest(ctx context.Context, started auth.Session) error {
 		if live[i].HashedToken == started.Key {
 			continue
 		}
-		if _, err := m.index.Revoke(ctx, started.IdentityID.String(), live[i].HashedToken); err != nil {
+		if err := m.index.End(ctx, started.IdentityID.String(), live[i].HashedToken); err != nil {
 			return err
 		}
 	}
