@@ -80,13 +80,7 @@ func (s *Tokens) Issue(_ context.Context, t auth.IssuedToken) error {
 			return auth.Internal("authtest: issue token", errDuplicateHash)
 		}
 	}
-	for i := range s.records {
-		r := &s.records[i]
-		if r.IdentityID == t.IdentityID && r.Purpose == t.Purpose && r.UsedAt == nil {
-			at := t.CreatedAt
-			r.UsedAt = &at
-		}
-	}
+	s.void(t.IdentityID, t.Purpose, t.CreatedAt)
 	t.TokenHash = bytes.Clone(t.TokenHash)
 	t.CodeHash = bytes.Clone(t.CodeHash)
 	s.records = append(s.records, TokenRecord{IssuedToken: t})
@@ -100,6 +94,12 @@ func (s *Tokens) Void(_ context.Context, identityID uuid.UUID, p auth.Purpose, a
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.void(identityID, p, at)
+	return nil
+}
+
+// void uses up the unused tokens; the caller holds s.mu.
+func (s *Tokens) void(identityID uuid.UUID, p auth.Purpose, at time.Time) {
 	for i := range s.records {
 		r := &s.records[i]
 		if r.IdentityID == identityID && r.Purpose == p && r.UsedAt == nil {
@@ -107,7 +107,6 @@ func (s *Tokens) Void(_ context.Context, identityID uuid.UUID, p auth.Purpose, a
 			r.UsedAt = &used
 		}
 	}
-	return nil
 }
 
 // find returns the index of the live token with that hash and purpose.
