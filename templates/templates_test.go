@@ -55,6 +55,8 @@ func callerData(name string) map[string]any {
 		return map[string]any{"Product": "authd", "Email": "a@example.test", "When": "2 January 2026 15:04 UTC"}
 	case "account_exists":
 		return map[string]any{"Product": "authd", "Email": "a@example.test", "Link": "https://app.example.test/login"}
+	case "username_taken":
+		return map[string]any{"Product": "authd", "Email": "a@example.test", "Username": "ann", "Link": "https://app.example.test/register"}
 	}
 	return nil
 }
@@ -104,6 +106,7 @@ func TestExpiries(t *testing.T) {
 		{"recovery", []string{"The link expires in 7 minutes and works only once."}},
 		{"password_changed", nil},
 		{"account_exists", nil},
+		{"username_taken", nil},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {

@@ -48,17 +48,20 @@ func (s *Service) ChangePassword(ctx context.Context, cmd ChangePassword) (Passw
 	}
 	if cmd.CurrentPassword != "" {
 		// A stolen session must not become a way to guess the password.
-		if err := s.checkLogin(ctx, identity.Email, cmd.Client.IP); err != nil {
+		attempt, err := s.reserveLogin(ctx, identity.Email, cmd.Client.IP)
+		if err != nil {
 			return PasswordChanged{}, err
 		}
-		match, _, err := s.hasher.Verify(ctx, CandidatePassword(cmd.CurrentPassword).Plaintext(), identity.PasswordHash)
-		if err != nil && ErrorKind(err) != KindInternal {
+		match, _, err := s.verify(ctx, CandidatePassword(cmd.CurrentPassword), identity.PasswordHash, identity.ID, true)
+		if err != nil {
+			s.loginReleased(ctx, attempt)
 			return PasswordChanged{}, err
 		}
 		if !match {
-			s.loginFailed(ctx, identity.Email, cmd.Client.IP)
+			s.loginFailed(ctx, attempt)
 			return PasswordChanged{}, Invalid(FieldError{Field: "current_password", Code: "incorrect", Message: "The current password is incorrect."})
 		}
+		s.loginReleased(ctx, attempt)
 	} else if s.now().Sub(cmd.Session.AuthenticatedAt) > s.privilegedWindow {
 		return PasswordChanged{}, ErrReauthRequired
 	}
@@ -84,14 +87,18 @@ func (s *Service) ChangePassword(ctx context.Context, cmd ChangePassword) (Passw
 	}
 	identity.PasswordHash, identity.UpdatedAt = hash, now
 	s.profileChanged(ctx, identity.ID)
-	if _, err := s.sessions.RevokeAll(ctx, identity.ID, cmd.Session.Key); err != nil {
+	// A new generation: no login that checked the old password can start
+	// a session after this, even one still hashing now.
+	generation, _, err := s.sessions.EndGeneration(ctx, identity.ID, cmd.Session.Key)
+	if err != nil {
 		// The password is changed; the stolen session an attacker may hold
 		// must not survive silently, so the caller learns of it.
 		return PasswordChanged{}, Unavailable("revoke other sessions after password change", err)
 	}
-	// The renewed session is this client's: its details as of this request.
+	// The renewed session is this client's, in the new generation, with
+	// its details as of this request.
 	current := cmd.Session
-	current.IP, current.UserAgent = cmd.Client.IP, cmd.Client.UserAgent
+	current.IP, current.UserAgent, current.Generation = cmd.Client.IP, cmd.Client.UserAgent, generation
 	renewed, err := s.sessions.Renew(ctx, current, s.now().UTC())
 	if err != nil {
 		return PasswordChanged{}, Unavailable("renew session after password change", err)

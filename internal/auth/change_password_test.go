@@ -102,7 +102,7 @@ func TestChangePasswordRefusals(t *testing.T) {
 			}
 			e.ResetCalls()
 		}, pw: newPassword, current: password, kind: auth.KindRateLimited, code: auth.CodeRateLimited, failed: 4},
-		{name: "the lock-out store is down", setup: func(e *env, _ auth.Identity) { e.Lockouts.FailOn("Check", errInjected) },
+		{name: "the lock-out store is down", setup: func(e *env, _ auth.Identity) { e.Lockouts.FailOn("Reserve", errInjected) },
 			pw: newPassword, current: password, kind: auth.KindUnavailable, code: auth.CodeUnavailable},
 		{name: "the hasher is overloaded verifying", setup: func(e *env, _ auth.Identity) { e.Hasher.FailOn("Verify", auth.Overloaded(time.Second, nil)) },
 			pw: newPassword, current: password, kind: auth.KindUnavailable, code: auth.CodeOverloaded},
@@ -161,7 +161,7 @@ func TestChangePasswordFieldNames(t *testing.T) {
 // renew the caller's is reported: an attacker's session must not survive
 // silently.
 func TestChangePasswordSessionFailures(t *testing.T) {
-	for _, method := range []string{"RevokeAll", "Renew"} {
+	for _, method := range []string{"EndGeneration", "Renew"} {
 		t.Run(method+" fails", func(t *testing.T) {
 			e := newEnv(t)
 			ann := e.user(t, "ann@example.com")

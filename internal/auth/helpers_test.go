@@ -42,10 +42,11 @@ type env struct {
 func defaultDeps(f *authtest.Fakes, logs *logRecorder) auth.Deps {
 	d := f.Deps()
 	d.Limits = auth.Limits{
-		LoginAccount:   auth.LockoutPolicy{Free: 3, Base: time.Minute, Max: 15 * time.Minute, ResetAfter: 24 * time.Hour},
-		LoginIP:        auth.LockoutPolicy{Free: 20, Base: time.Minute, Max: time.Hour, ResetAfter: time.Hour},
-		RegisterPerIP:  10,
-		MailRequestsIP: 20,
+		LoginAccount:      auth.LockoutPolicy{Free: 3, Base: time.Minute, Max: 15 * time.Minute, ResetAfter: 24 * time.Hour},
+		LoginAccountTotal: auth.LockoutPolicy{Free: 10, Base: time.Minute, Max: 15 * time.Minute, ResetAfter: 24 * time.Hour},
+		LoginIP:           auth.LockoutPolicy{Free: 20, Base: time.Minute, Max: time.Hour, ResetAfter: time.Hour},
+		RegisterPerIP:     10,
+		MailRequestsIP:    20,
 	}
 	d.Mail = auth.MailSettings{PublicURL: publicURL, Product: "authd", RecoveryTTL: time.Hour,
 		VerificationTTL: 24 * time.Hour, CodeTTL: 15 * time.Minute, CodeAttempts: 3, PerAddressLimit: 5}
@@ -152,7 +153,16 @@ func tokenOf(t *testing.T, m auth.Mail) string {
 	return token
 }
 
-func accountKey(email string) auth.ThrottleKey {
+// accountKey is the lock-out key of the account from the tests' client.
+func accountKey(email string) auth.ThrottleKey { return pairKey(email, client.IP) }
+
+// pairKey is the lock-out key of an account from one client address.
+func pairKey(email, ip string) auth.ThrottleKey {
+	return auth.ThrottleKey{Scope: "login:account-client", Subject: email + "\x00" + ip}
+}
+
+// totalKey is the lock-out key of an account from every address.
+func totalKey(email string) auth.ThrottleKey {
 	return auth.ThrottleKey{Scope: "login:account", Subject: email}
 }
 

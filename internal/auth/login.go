@@ -2,7 +2,10 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+
+	"github.com/google/uuid"
 )
 
 // Login is the command to authenticate with an e-mail and a password.
@@ -25,8 +28,9 @@ type LoggedIn struct {
 // wrong password, an inactive account and an unreadable stored hash all
 // give ErrInvalidCredentials after the same work (one hash verification,
 // one identity lookup, the same throttle calls), so the reply reveals
-// nothing about the account. Success is recorded (audit, lock-out reset)
-// only once the session is written.
+// nothing about the account. The attempt is reserved against the lock-outs
+// before anything is looked at, and success is recorded (audit, lock-out
+// reset) only once the session is written.
 func (s *Service) Login(ctx context.Context, cmd Login) (LoggedIn, error) {
 	var errs fieldErrors
 	email, err := ParseEmail(cmd.Identifier)
@@ -41,10 +45,27 @@ func (s *Service) Login(ctx context.Context, cmd Login) (LoggedIn, error) {
 		return LoggedIn{}, err
 	}
 	password := CandidatePassword(cmd.Password)
-	if err := s.checkLogin(ctx, email, cmd.Client.IP); err != nil {
+	attempt, err := s.reserveLogin(ctx, email, cmd.Client.IP)
+	if err != nil {
 		return LoggedIn{}, err
 	}
+	out, err := s.login(ctx, cmd, email, password)
+	switch {
+	case err == nil:
+		s.loginSucceeded(ctx, attempt)
+		s.audit(ctx, EventLoginSucceeded, &out.Identity.ID, cmd.Client)
+	case errors.Is(err, ErrInvalidCredentials):
+		s.loginFailed(ctx, attempt)
+	default:
+		// Not a guess that failed: the check could not be made, or the
+		// password was right but the address is not verified.
+		s.loginReleased(ctx, attempt)
+	}
+	return out, err
+}
 
+// login is Login once the attempt is reserved.
+func (s *Service) login(ctx context.Context, cmd Login, email Email, password Password) (LoggedIn, error) {
 	identity, err := s.store.IdentityByEmail(ctx, email)
 	known := err == nil
 	if err != nil && ErrorKind(err) != KindNotFound {
@@ -54,39 +75,95 @@ func (s *Service) Login(ctx context.Context, cmd Login) (LoggedIn, error) {
 	if known {
 		stored = identity.PasswordHash
 	}
-	match, rehash, err := s.hasher.Verify(ctx, password.Plaintext(), stored)
+	match, rehash, err := s.verify(ctx, password, stored, identity.ID, known)
 	if err != nil {
-		if ErrorKind(err) != KindInternal {
-			return LoggedIn{}, err // e.g. overloaded: the client may retry
-		}
-		if known {
-			s.log.ErrorContext(ctx, "stored password hash cannot be verified", "identity_id", identity.ID, "error", err)
-		}
-		match = false
+		return LoggedIn{}, err
 	}
 	if !known || !match || identity.State != StateActive {
-		var who = &identity.ID
-		if !known {
-			who = nil
-		}
-		s.audit(ctx, EventLoginFailed, who, cmd.Client)
-		s.loginFailed(ctx, email, cmd.Client.IP)
+		s.loginFailedAudit(ctx, identity.ID, known, cmd.Client)
 		return LoggedIn{}, ErrInvalidCredentials
 	}
 	if s.mail.RequireVerified && identity.EmailVerifiedAt == nil {
 		// Only said after the password matched, so it reveals nothing new.
 		return LoggedIn{}, ErrEmailNotVerified
 	}
-	started, err := s.startSession(ctx, cmd.Current, identity.ID, cmd.Client)
+	// The password was checked against a hash read before hashing, tens of
+	// milliseconds ago. The generation read now, then the hash read again,
+	// make sure a reset or change that committed meanwhile is seen here or
+	// ends the session Start writes (see Sessions).
+	generation, err := s.sessions.Generation(ctx, identity.ID)
+	if err != nil {
+		return LoggedIn{}, Unavailable("session generation", err)
+	}
+	if ok, err := s.stillValid(ctx, &identity, password); err != nil || !ok {
+		if err != nil {
+			return LoggedIn{}, err
+		}
+		s.loginFailedAudit(ctx, identity.ID, true, cmd.Client)
+		return LoggedIn{}, ErrInvalidCredentials
+	}
+	started, err := s.startSession(ctx, cmd.Current, identity.ID, generation, cmd.Client)
+	if errors.Is(err, ErrStaleGeneration) {
+		s.loginFailedAudit(ctx, identity.ID, true, cmd.Client)
+		return LoggedIn{}, ErrInvalidCredentials
+	}
 	if err != nil {
 		return LoggedIn{}, err
 	}
-	s.loginSucceeded(ctx, email)
 	if rehash {
 		s.upgradeHash(ctx, &identity, password)
 	}
-	s.audit(ctx, EventLoginSucceeded, &identity.ID, cmd.Client)
 	return LoggedIn{Identity: identity, Session: started}, nil
+}
+
+// verify checks the password against stored. An unreadable stored hash is
+// a mismatch (and logged); only a failure the client may retry, such as an
+// overloaded hash pool, is an error.
+func (s *Service) verify(ctx context.Context, password Password, stored string, id uuid.UUID, known bool) (match, rehash bool, err error) {
+	match, rehash, err = s.hasher.Verify(ctx, password.Plaintext(), stored)
+	if err != nil {
+		if ErrorKind(err) != KindInternal {
+			return false, false, err
+		}
+		if known {
+			s.log.ErrorContext(ctx, "stored password hash cannot be verified", "identity_id", id, "error", err)
+		}
+		return false, false, nil
+	}
+	return match, rehash, nil
+}
+
+// stillValid reads the identity again and says whether the password just
+// checked is still its password and the account still active. A hash that
+// changed is checked again: a re-hash with new parameters keeps the
+// password.
+func (s *Service) stillValid(ctx context.Context, identity *Identity, password Password) (bool, error) {
+	now, err := s.store.IdentityByID(ctx, identity.ID)
+	if ErrorKind(err) == KindNotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if now.State != StateActive {
+		return false, nil
+	}
+	if now.PasswordHash != identity.PasswordHash {
+		match, _, err := s.verify(ctx, password, now.PasswordHash, now.ID, true)
+		if err != nil || !match {
+			return false, err
+		}
+	}
+	*identity = now
+	return true, nil
+}
+
+func (s *Service) loginFailedAudit(ctx context.Context, id uuid.UUID, known bool, c Client) {
+	who := &id
+	if !known {
+		who = nil
+	}
+	s.audit(ctx, EventLoginFailed, who, c)
 }
 
 // upgradeHash replaces a hash made with old parameters or an imported

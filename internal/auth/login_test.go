@@ -3,9 +3,11 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,7 +102,7 @@ func TestLoginValidation(t *testing.T) {
 			e := newEnv(t)
 			_, err := login(e, tt.identifier, tt.pw)
 			wantFields(t, err, tt.want...)
-			if e.Hasher.Verifies() != 0 || e.Lockouts.Calls("Check") != 0 {
+			if e.Hasher.Verifies() != 0 || e.Lockouts.Calls("Reserve") != 0 {
 				t.Errorf("invalid input did work: %v", e.CallCounts())
 			}
 		})
@@ -189,24 +191,24 @@ func TestLoginWithoutLockouts(t *testing.T) {
 }
 
 func TestLoginThrottleFailures(t *testing.T) {
-	t.Run("check down refuses the login", func(t *testing.T) {
+	t.Run("reserve down refuses the login", func(t *testing.T) {
 		e := newEnv(t)
 		e.user(t, "ann@example.com")
-		e.Lockouts.FailOn("Check", errInjected)
+		e.Lockouts.FailOn("Reserve", errInjected)
 		_, err := login(e, "ann@example.com", password)
 		wantErr(t, err, auth.KindUnavailable, auth.CodeUnavailable)
 		if e.Hasher.Verifies() != 0 {
 			t.Error("hashed while the throttle was down")
 		}
 	})
-	t.Run("failing to count a failure is logged", func(t *testing.T) {
+	t.Run("failing to release is logged", func(t *testing.T) {
 		e := newEnv(t)
 		e.user(t, "ann@example.com")
-		e.Lockouts.FailOn("Fail", errInjected)
-		if _, err := login(e, "ann@example.com", "wrong password"); err != auth.ErrInvalidCredentials {
+		e.Lockouts.FailOn("Release", errInjected)
+		if _, err := login(e, "ann@example.com", password); err != nil {
 			t.Fatalf("Login = %v", err)
 		}
-		e.logs.wantLogged(t, slog.LevelError, "throttle not updated")
+		e.logs.wantLogged(t, slog.LevelError, "throttle not released")
 	})
 	t.Run("failing to reset is logged", func(t *testing.T) {
 		e := newEnv(t)
@@ -389,10 +391,126 @@ func TestZeroLimitsAndDefaults(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if f.Lockouts.Calls("Fail") != 0 {
+	if f.Lockouts.Calls("Reserve") != 0 {
 		t.Error("a zero lock-out policy counted failures")
 	}
 	if n := len(f.Outbox.To("ann@example.com", "recovery")); n != 20 {
 		t.Errorf("%d recovery mails without a limiter, want 20", n)
+	}
+}
+
+// The account lock-out counts per client address: whoever guesses from one
+// address locks that address out, not the owner behind another, until the
+// account's total over every address is used up.
+func TestLoginLockoutPerAccountAndClient(t *testing.T) {
+	e := newEnv(t, func(d *auth.Deps) {
+		d.Limits.LoginAccountTotal = auth.LockoutPolicy{Free: 6, Base: time.Minute, Max: time.Hour, ResetAfter: time.Hour}
+	})
+	e.user(t, "ann@example.com")
+	attacker, owner := auth.NewClient("203.0.113.66", "", ""), auth.NewClient("198.51.100.7", "", "")
+	loginFrom := func(c auth.Client, pw string) error {
+		_, err := e.svc.Login(context.Background(), auth.Login{Identifier: "ann@example.com", Password: pw, Client: c})
+		return err
+	}
+	for range 4 { // the pair's 3 free failures and one that locks it
+		if err := loginFrom(attacker, "wrong password"); err != auth.ErrInvalidCredentials {
+			t.Fatal(err)
+		}
+	}
+	wantErr(t, loginFrom(attacker, password), auth.KindRateLimited, auth.CodeRateLimited)
+	if err := loginFrom(owner, password); err != nil {
+		t.Fatalf("the owner from another address: %v, want a login", err)
+	}
+	// The owner's success forgot the account's total, not the attacker's
+	// pair.
+	wantErr(t, loginFrom(attacker, password), auth.KindRateLimited, auth.CodeRateLimited)
+	if n := e.Lockouts.Failures(totalKey("ann@example.com"), e.Clock.Now()); n != 0 {
+		t.Errorf("total failures after the owner's login = %d, want 0", n)
+	}
+
+	// Guesses spread over many addresses meet the total.
+	for i := range 7 {
+		c := auth.NewClient(fmt.Sprintf("203.0.113.%d", 100+i), "", "")
+		if err := loginFrom(c, "wrong password"); err != auth.ErrInvalidCredentials {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	wantErr(t, loginFrom(owner, password), auth.KindRateLimited, auth.CodeRateLimited)
+}
+
+// An attempt is reserved before it is checked, so attempts that arrive
+// together cannot all pass the lock before any is counted.
+func TestLoginReservesTheAttemptBeforeHashing(t *testing.T) {
+	e := newEnv(t)
+	e.user(t, "ann@example.com")
+	// While the first attempt hashes, the other four arrive: the first is
+	// already counted, so only the free ones and one more are checked.
+	var inner atomic.Int32
+	e.Hasher.Before("Verify", func() {
+		if inner.Add(1) != 1 {
+			return
+		}
+		for range 4 {
+			_, _ = login(e, "ann@example.com", "wrong password")
+		}
+	})
+	_, _ = login(e, "ann@example.com", "wrong password")
+	if got := e.Hasher.Verifies(); got != 4 {
+		t.Errorf("%d of 5 overlapping attempts hashed, want 4 (3 free, one that locks)", got)
+	}
+}
+
+// A login that checked the old password while a reset completed starts no
+// session: the reset is seen when the identity is read again, or, if it
+// lands after that, its new generation refuses the session.
+func TestLoginRacingAPasswordReset(t *testing.T) {
+	reset := func(e *env, ann auth.Identity) {
+		own, _ := e.session(t, ann.ID, e.Clock.Now())
+		_, err := e.svc.ChangePassword(context.Background(), auth.ChangePassword{Session: own,
+			Password: newPassword, Client: auth.NewClient("198.51.100.1", "other-device", "")})
+		if err != nil {
+			t.Fatalf("ChangePassword: %v", err)
+		}
+	}
+	tests := []struct {
+		name string
+		hook func(e *env, ann auth.Identity)
+	}{
+		{"the reset commits while the login hashes", func(e *env, ann auth.Identity) {
+			e.Hasher.Before("Verify", once(func() { reset(e, ann) }))
+		}},
+		{"the reset commits after the identity is read again", func(e *env, ann auth.Identity) {
+			e.Sessions.Before("Start", once(func() { reset(e, ann) }))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			ann := e.user(t, "ann@example.com")
+			tt.hook(e, ann)
+			_, err := login(e, "ann@example.com", password)
+			if err != auth.ErrInvalidCredentials {
+				t.Fatalf("Login with the old password = %v, want invalid credentials", err)
+			}
+			for _, s := range e.Sessions.Live(ann.ID) {
+				if s.UserAgent != "other-device" { // the reset's own, renewed
+					t.Errorf("a session of the login with the old password lives: %+v", s)
+				}
+			}
+			if n := len(e.Audit.OfType(auth.EventLoginSucceeded)); n != 0 {
+				t.Errorf("%d login_succeeded events", n)
+			}
+		})
+	}
+}
+
+// once runs fn the first time only: hooks fire on every call, the use case
+// a hook runs included.
+func once(fn func()) func() {
+	var done atomic.Bool
+	return func() {
+		if done.CompareAndSwap(false, true) {
+			fn()
+		}
 	}
 }

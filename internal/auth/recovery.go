@@ -105,8 +105,10 @@ func (s *Service) CompleteRecovery(ctx context.Context, cmd CompleteRecovery) er
 	s.profileChanged(ctx, identity.ID)
 	// Whoever kept the account locked with wrong guesses does not keep
 	// its owner, who just proved control of the address, out of it.
-	s.loginSucceeded(ctx, identity.Email)
-	if _, err := s.sessions.RevokeAll(ctx, identity.ID); err != nil {
+	s.clearLockout(ctx, identity.Email, cmd.Client.IP)
+	// A new generation ends every session, and those a login that checked
+	// the old password is about to start.
+	if _, _, err := s.sessions.EndGeneration(ctx, identity.ID); err != nil {
 		return Unavailable("revoke sessions after recovery", err)
 	}
 	s.audit(ctx, EventRecoveryCompleted, &identity.ID, cmd.Client)

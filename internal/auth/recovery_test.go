@@ -303,7 +303,7 @@ func TestCompleteRecoveryRevokeFailure(t *testing.T) {
 	ann := e.user(t, "ann@example.com")
 	_ = requestRecovery(e, "ann@example.com")
 	token := tokenOf(t, e.lastMail(t, "ann@example.com", "recovery"))
-	e.Sessions.FailOn("RevokeAll", errInjected)
+	e.Sessions.FailOn("EndGeneration", errInjected)
 	e.Profiles.FailOn("Invalidate", errInjected)
 	err := e.svc.CompleteRecovery(context.Background(), auth.CompleteRecovery{Token: token, Password: newPassword})
 	wantErr(t, err, auth.KindUnavailable, auth.CodeUnavailable)

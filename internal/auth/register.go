@@ -34,9 +34,12 @@ type Registered struct {
 
 // Register creates an active identity and, in the default mode, logs it
 // in; a taken e-mail or username is a conflict. In the strict mode the
-// reply is the same for a new and a taken address: a new account is made
-// unverified and mailed a verification link, the owner of a taken address
-// is mailed instead. Every broken field rule is reported at once.
+// reply is the same for a new and a taken address, whatever the username:
+// a new account is made unverified and mailed a verification link, the
+// owner of a taken address is mailed instead, and a new address whose
+// username is taken is told so by mail (a 409 for the username would say
+// that the address is not registered). Every broken field rule is
+// reported at once.
 func (s *Service) Register(ctx context.Context, cmd Register) (Registered, error) {
 	identity, err := s.register(ctx, cmd)
 	if !s.strictRegistration {
@@ -45,17 +48,52 @@ func (s *Service) Register(ctx context.Context, cmd Register) (Registered, error
 		}
 		// The account exists either way; if its session cannot be written
 		// the client learns it (503) and can log in.
-		started, err := s.startSession(ctx, cmd.Current, identity.ID, cmd.Client)
+		// A new identity is in its first generation: nothing can have
+		// changed its credentials yet.
+		started, err := s.startSession(ctx, cmd.Current, identity.ID, 0, cmd.Client)
 		if err != nil {
 			return Registered{}, err
 		}
 		return Registered{Identity: identity, LoggedIn: true, Session: started}, nil
 	}
-	if errors.Is(err, ErrEmailTaken) {
+	switch {
+	case errors.Is(err, ErrEmailTaken):
 		s.mailAccountExists(ctx, cmd)
 		return Registered{}, nil
+	case errors.Is(err, ErrUsernameTaken):
+		return Registered{}, s.mailUsernameTaken(ctx, cmd)
 	}
 	return Registered{}, err
+}
+
+// mailUsernameTaken answers a strict registration whose username is taken
+// by mail: to the owner of the address if it has an account (which of the
+// two the store found taken first is chance), otherwise to the address, so
+// that only its owner learns the username is taken.
+func (s *Service) mailUsernameTaken(ctx context.Context, cmd Register) error {
+	email, err := ParseEmail(cmd.Email)
+	if err != nil {
+		return nil // cannot happen: register parsed it
+	}
+	_, err = s.store.IdentityByEmail(ctx, email)
+	switch {
+	case err == nil:
+		s.mailAccountExists(ctx, cmd)
+		return nil
+	case ErrorKind(err) != KindNotFound:
+		return err
+	}
+	if !s.mailAllowed(ctx, email) {
+		return nil
+	}
+	username, _ := ParseUsername(cmd.Username)
+	err = s.outbox.Queue(ctx, Mail{To: email.String(), Template: "username_taken", Data: map[string]string{
+		"Product": s.mail.Product, "Email": email.String(), "Username": username, "Link": s.mail.PublicURL + "/register",
+	}})
+	if err != nil {
+		s.log.ErrorContext(ctx, "username-taken notice not queued", "error", err)
+	}
+	return nil
 }
 
 // mailAccountExists tells the owner of an address that someone tried to

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,6 +24,10 @@ type Session struct {
 	ExpiresAt       time.Time
 	IP              string
 	UserAgent       string
+	// Generation is the identity's session generation the session belongs
+	// to: a credential change starts a new one, and no session of an older
+	// generation can be started or renewed after it.
+	Generation int64
 }
 
 // ID is the session's public id: a hash of its key, so that the id shown
@@ -48,16 +53,27 @@ type StartedSession struct {
 // working everywhere at once. Only failures are errors: a missing, expired
 // or ended session is "not found", never an error, and a failure is never
 // reported as "not found".
+//
+// Generations close the race between a login and a credential change: a
+// login that checked the old password, and starts its session after the
+// change has ended "every" session, would keep a live session. So a login
+// reads the identity's generation before it confirms the password is still
+// the stored one, and Start refuses a session of a generation that a
+// change has ended meanwhile.
 type Sessions interface {
-	// Start writes a new session for s.IdentityID with s's client details
-	// and times and returns it with its token; the store sets Key and
-	// ExpiresAt (the store's lifetime from now, or s.ExpiresAt if that is
-	// earlier).
+	// Generation returns the identity's current session generation.
+	Generation(ctx context.Context, identityID uuid.UUID) (int64, error)
+	// Start writes a new session for s.IdentityID with s's client details,
+	// times and generation and returns it with its token; the store sets
+	// Key and ExpiresAt (the store's lifetime from now, or s.ExpiresAt if
+	// that is earlier). It fails with ErrStaleGeneration, atomically with
+	// writing, when s.Generation is no longer the identity's.
 	Start(ctx context.Context, s Session) (StartedSession, error)
 	// Renew replaces the token of a live session (after a privilege
 	// change): the old token stops working at once; the new session keeps
 	// the old one's creation time and absolute expiry, takes s's client
-	// details, and is authenticated at authAt.
+	// details and generation (ErrStaleGeneration as for Start), and is
+	// authenticated at authAt.
 	Renew(ctx context.Context, s Session, authAt time.Time) (StartedSession, error)
 	// Find returns the live session of a raw token.
 	Find(ctx context.Context, token string) (Session, bool, error)
@@ -74,7 +90,18 @@ type Sessions interface {
 	// RevokeAll ends every session of the identity but those whose keys are
 	// in keep, and returns how many it ended.
 	RevokeAll(ctx context.Context, identityID uuid.UUID, keep ...string) (int, error)
+	// EndGeneration starts the identity's next generation, so that no
+	// session of an earlier one can be started or renewed any more, then
+	// ends every session but those in keep (which a caller renews into the
+	// new generation). It returns the new generation and how many sessions
+	// it ended.
+	EndGeneration(ctx context.Context, identityID uuid.UUID, keep ...string) (int64, int, error)
 }
+
+// ErrStaleGeneration is what Sessions.Start and Renew fail with when the
+// session's generation has been ended: the credentials it was opened with
+// changed while it was being opened.
+var ErrStaleGeneration = errors.New("the identity's credentials changed while the session was being started")
 
 // ErrSessionNotFound answers a revoke of an id that is not one of the
 // caller's live sessions, whether or not it belongs to someone else.
@@ -117,7 +144,7 @@ func (s *Service) Authenticate(ctx context.Context, tokens []string) (Session, b
 // already had is ended first, so a token planted before the login (session
 // fixation) is worthless after it, and the new session is written before
 // the caller records any success.
-func (s *Service) startSession(ctx context.Context, previous Session, identityID uuid.UUID, c Client) (StartedSession, error) {
+func (s *Service) startSession(ctx context.Context, previous Session, identityID uuid.UUID, generation int64, c Client) (StartedSession, error) {
 	if previous.Live() {
 		if err := s.sessions.End(ctx, previous); err != nil {
 			return StartedSession{}, Unavailable("end previous session", err)
@@ -126,8 +153,11 @@ func (s *Service) startSession(ctx context.Context, previous Session, identityID
 	now := s.now().UTC()
 	started, err := s.sessions.Start(ctx, Session{
 		IdentityID: identityID, AuthenticatedAt: now, CreatedAt: now, LastSeenAt: now,
-		IP: c.IP, UserAgent: c.UserAgent,
+		IP: c.IP, UserAgent: c.UserAgent, Generation: generation,
 	})
+	if errors.Is(err, ErrStaleGeneration) {
+		return StartedSession{}, err
+	}
 	if err != nil {
 		return StartedSession{}, Unavailable("start session", err)
 	}

@@ -67,16 +67,17 @@ type Config struct {
 	MailGiveUpAfter time.Duration
 	PurgeInterval   time.Duration
 
-	TrustedProxies     []*net.IPNet
-	CORSOrigins        []string
-	CSRFTrustedOrigins []string
-	StrictRegistration bool
-	LoginAccountFree   int
-	LoginIPFree        int
-	LoginLockoutBase   time.Duration
-	LoginLockoutMax    time.Duration
-	RegisterLimitPerIP int
-	MailRequestsPerIP  int
+	TrustedProxies        []*net.IPNet
+	CORSOrigins           []string
+	CSRFTrustedOrigins    []string
+	StrictRegistration    bool
+	LoginAccountFree      int
+	LoginAccountTotalFree int
+	LoginIPFree           int
+	LoginLockoutBase      time.Duration
+	LoginLockoutMax       time.Duration
+	RegisterLimitPerIP    int
+	MailRequestsPerIP     int
 
 	ProfileCacheTTL time.Duration
 	MaxInFlight     int
@@ -317,8 +318,10 @@ func settings() []setting {
 				}
 				return errors.New("must be open or strict")
 			}},
-		{name: "LOGIN_ACCOUNT_FREE_ATTEMPTS", def: fixed("5"), help: "Failed logins per account before lock-outs start (0: no account lock-out).",
+		{name: "LOGIN_ACCOUNT_FREE_ATTEMPTS", def: fixed("5"), help: "Failed logins per account from one client IP before that IP's lock-outs on the account start (0: none).",
 			parse: func(c *Config, v string) (err error) { c.LoginAccountFree, err = parseInt(v, 0, 100); return }},
+		{name: "LOGIN_ACCOUNT_TOTAL_FREE_ATTEMPTS", def: fixed("100"), help: "Failed logins per account from all client IPs together before the account's lock-outs start (0: none; NIST SP 800-63B allows at most 100).",
+			parse: func(c *Config, v string) (err error) { c.LoginAccountTotalFree, err = parseInt(v, 0, 100); return }},
 		{name: "LOGIN_IP_FREE_ATTEMPTS", def: fixed("50"), help: "Failed logins per client IP before lock-outs start (0: no IP lock-out).",
 			parse: func(c *Config, v string) (err error) { c.LoginIPFree, err = parseInt(v, 0, 100000); return }},
 		{name: "LOGIN_LOCKOUT_BASE", def: fixed("1m"), help: "First lock-out after the free attempts; doubled with each further failure.",

@@ -119,7 +119,7 @@ func testEnv(prefix string) map[string]string {
 		"SMTP_HOST":        testSink.Host(), "SMTP_PORT": strconv.Itoa(testSink.Port()), "SMTP_TLS": "none",
 		"MAIL_WORKERS": "2", "MAIL_SEND_TIMEOUT": "2s", "MAIL_RETRY_BASE": "50ms", "MAIL_RETRY_MAX": "300ms",
 		"MAIL_GIVE_UP_AFTER": "1m", "MAIL_LIMIT_PER_HOUR": "100",
-		"LOGIN_ACCOUNT_FREE_ATTEMPTS": "0", "LOGIN_IP_FREE_ATTEMPTS": "0",
+		"LOGIN_ACCOUNT_FREE_ATTEMPTS": "0", "LOGIN_ACCOUNT_TOTAL_FREE_ATTEMPTS": "0", "LOGIN_IP_FREE_ATTEMPTS": "0",
 		"REGISTER_LIMIT_PER_IP": "0", "MAIL_REQUESTS_PER_IP": "0",
 		"MAX_IN_FLIGHT": "512", "SESSION_TOUCH_INTERVAL": "1m",
 	}

@@ -3,13 +3,18 @@ package valkey
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	vk "github.com/valkey-io/valkey-go"
+
+	"github.com/authd/authd/internal/auth"
 )
 
 // sessionRecord is a session as the index stores it: JSON in a hash field
@@ -49,17 +54,51 @@ func (x *sessionIndex) indexKey(identityID string) string {
 	return x.key("user:" + identityID + ":sessions")
 }
 
+// generationField is the index hash's field that holds the identity's
+// session generation. It lives in the index, not in a key of its own, so
+// that a script can check it and add a session in one key (one cluster
+// slot); no hashed token (43 base64url characters) can be named like it.
+const generationField = "#generation"
+
+// noGeneration is the generation of an identity whose index holds none:
+// one whose credentials never changed, or whose index expired with its
+// last session.
+const noGeneration = "0"
+
 // Add records a session of identityID, replacing any record with the same
-// token. A record that has already expired is not added: its PEXPIREAT
-// would lie in the past and delete the whole index.
+// token, whatever the identity's generation. A record that has already
+// expired is not added: its PEXPIREAT would lie in the past and delete the
+// whole index.
 func (x *sessionIndex) Add(ctx context.Context, identityID string, r sessionRecord) error {
-	_, err := x.add(ctx, identityID, r)
+	_, err := x.add(ctx, identityID, r, "")
 	return err
 }
 
-// add is Add, and also returns how many records the index holds after it,
-// in the same round trip.
-func (x *sessionIndex) add(ctx context.Context, identityID string, r sessionRecord) (int, error) {
+// addScript adds a record if the identity's generation is still the one
+// the caller expects (ARGV[1]; empty: any), and returns how many sessions
+// the index holds after it, or -1 when the generation moved on.
+// KEYS[1] the index; ARGV expected generation, token, record, expiry (ms).
+//
+// NX gives a fresh hash its first TTL (GT treats "no TTL" as infinite and
+// would never set one); GT then only ever pushes it later, so the hash
+// outlives its longest-lived session and dies with it.
+var addScript = vk.NewLuaScript(`
+local gen = redis.call('HGET', KEYS[1], '` + generationField + `')
+if ARGV[1] ~= '' and (gen or '` + noGeneration + `') ~= ARGV[1] then return -1 end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('PEXPIREAT', KEYS[1], ARGV[4], 'NX')
+redis.call('PEXPIREAT', KEYS[1], ARGV[4], 'GT')
+local n = redis.call('HLEN', KEYS[1])
+if gen then n = n - 1 end
+return n
+`)
+
+// errStaleGeneration is the adapter's auth.ErrStaleGeneration.
+var errStaleGeneration = fmt.Errorf("valkey: session index add: %w", auth.ErrStaleGeneration)
+
+// add is Add in generation expect (empty: any), and also returns how many
+// sessions the index holds after it, in the same round trip.
+func (x *sessionIndex) add(ctx context.Context, identityID string, r sessionRecord, expect string) (int, error) {
 	switch {
 	case identityID == "":
 		return 0, fmt.Errorf("valkey: session index add: %w", errNoIdentity)
@@ -78,26 +117,67 @@ func (x *sessionIndex) add(ctx context.Context, identityID string, r sessionReco
 	}
 	ctx, cancel := x.call(ctx)
 	defer cancel()
-	key := x.indexKey(identityID)
-	// NX gives a fresh hash its first TTL (GT treats "no TTL" as infinite
-	// and would never set one); GT then only ever pushes it later, so the
-	// hash outlives its longest-lived session and dies with it.
-	resps := x.c.DoMulti(ctx,
-		x.c.B().Hset().Key(key).FieldValue().FieldValue(r.HashedToken, string(val)).Build(),
-		x.c.B().Pexpireat().Key(key).MillisecondsTimestamp(ms).Nx().Build(),
-		x.c.B().Pexpireat().Key(key).MillisecondsTimestamp(ms).Gt().Build(),
-		x.c.B().Hlen().Key(key).Build(),
-	)
-	for _, resp := range resps {
-		if err := resp.Error(); err != nil {
-			return 0, fmt.Errorf("valkey: session index add: %w", err)
-		}
-	}
-	n, err := resps[3].AsInt64()
+	n, err := addScript.Exec(ctx, x.c, []string{x.indexKey(identityID)},
+		[]string{expect, r.HashedToken, string(val), strconv.FormatInt(ms, 10)}).AsInt64()
 	if err != nil {
 		return 0, fmt.Errorf("valkey: session index add: %w", err)
 	}
+	if n < 0 {
+		return 0, errStaleGeneration
+	}
 	return int(n), nil
+}
+
+// Generation returns the identity's session generation.
+func (x *sessionIndex) Generation(ctx context.Context, identityID string) (int64, error) {
+	if identityID == "" {
+		return 0, fmt.Errorf("valkey: session generation: %w", errNoIdentity)
+	}
+	ctx, cancel := x.call(ctx)
+	defer cancel()
+	gen, err := x.c.Do(ctx, x.c.B().Hget().Key(x.indexKey(identityID)).Field(generationField).Build()).AsInt64()
+	if vk.IsValkeyNil(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("valkey: session generation: %w", err)
+	}
+	return gen, nil
+}
+
+// generationTTL keeps a new generation in an index that has no session to
+// keep it alive: far longer than any login takes between reading the
+// generation and starting its session.
+const generationTTL = time.Hour
+
+// newGenerationScript sets a new generation; KEYS[1] the index, ARGV the
+// generation and generationTTL (ms).
+var newGenerationScript = vk.NewLuaScript(`
+redis.call('HSET', KEYS[1], '` + generationField + `', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2], 'NX')
+return 1
+`)
+
+// NewGeneration gives the identity a new session generation and returns
+// it. Generations are random, not counted: an index that expired would
+// restart a counter at a value a login in flight may still hold.
+func (x *sessionIndex) NewGeneration(ctx context.Context, identityID string) (int64, error) {
+	if identityID == "" {
+		return 0, fmt.Errorf("valkey: new session generation: %w", errNoIdentity)
+	}
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return 0, fmt.Errorf("valkey: new session generation: %w", err)
+	}
+	gen := int64(binary.BigEndian.Uint64(b[:])>>1) | 1 // positive, never noGeneration
+	ctx, cancel := x.call(ctx)
+	defer cancel()
+	err := newGenerationScript.Exec(ctx, x.c, []string{x.indexKey(identityID)},
+		[]string{strconv.FormatInt(gen, 10), strconv.FormatInt(generationTTL.Milliseconds(), 10)}).Error()
+	if err != nil {
+		return 0, fmt.Errorf("valkey: new session generation: %w", err)
+	}
+	return gen, nil
 }
 
 // End deletes a session and its index entry: the logout of a session
@@ -110,7 +190,7 @@ func (x *sessionIndex) End(ctx context.Context, identityID, hashedToken string) 
 	switch {
 	case identityID == "":
 		return fmt.Errorf("valkey: session index end: %w", errNoIdentity)
-	case hashedToken == "":
+	case hashedToken == "", hashedToken == generationField:
 		return fmt.Errorf("valkey: session index end: %w", errNoToken)
 	}
 	ctx, cancel := x.call(ctx)
@@ -147,6 +227,9 @@ const touchAttempts = 3
 func (x *sessionIndex) Touch(ctx context.Context, identityID string, hashedToken string, at time.Time) error {
 	if identityID == "" {
 		return fmt.Errorf("valkey: session index touch: %w", errNoIdentity)
+	}
+	if hashedToken == generationField {
+		return nil
 	}
 	ctx, cancel := x.call(ctx)
 	defer cancel()
@@ -201,6 +284,9 @@ func (x *sessionIndex) List(ctx context.Context, identityID string, now time.Tim
 	var dead []string
 	candidates := make([]sessionRecord, 0, len(all))
 	for token, val := range all {
+		if token == generationField {
+			continue
+		}
 		var r sessionRecord
 		if err := json.Unmarshal([]byte(val), &r); err != nil {
 			// An undecodable record still names a session; if that session
@@ -262,7 +348,7 @@ func (x *sessionIndex) RevokeAll(ctx context.Context, identityID string, keep ..
 	if err != nil {
 		return 0, fmt.Errorf("valkey: session index revoke all: %w", err)
 	}
-	tokens = slices.DeleteFunc(tokens, func(t string) bool { return slices.Contains(keep, t) })
+	tokens = slices.DeleteFunc(tokens, func(t string) bool { return t == generationField || slices.Contains(keep, t) })
 	if len(tokens) == 0 {
 		return 0, nil
 	}
@@ -307,7 +393,7 @@ func (x *sessionIndex) Revoke(ctx context.Context, identityID, hashedToken strin
 	if identityID == "" {
 		return false, fmt.Errorf("valkey: session index revoke: %w", errNoIdentity)
 	}
-	if hashedToken == "" {
+	if hashedToken == "" || hashedToken == generationField {
 		return false, nil
 	}
 	ctx, cancel := x.call(ctx)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -35,9 +36,10 @@ var _ auth.Sessions = (*Sessions)(nil)
 // What scs keeps in each session. Plain strings and int64s: the gob codec
 // needs no registration for them.
 const (
-	keyIdentity  = "identity_id"
-	keyAuthTime  = "auth_time"  // unix ms
-	keyCreatedAt = "created_at" // unix ms
+	keyIdentity   = "identity_id"
+	keyAuthTime   = "auth_time"  // unix ms
+	keyCreatedAt  = "created_at" // unix ms
+	keyGeneration = "generation"
 )
 
 // NewSessions keeps sessions for lifetime (an absolute deadline; there is
@@ -83,12 +85,17 @@ func (m *Sessions) Start(ctx context.Context, s auth.Session) (auth.StartedSessi
 	m.scs.Put(sctx, keyIdentity, s.IdentityID.String())
 	m.scs.Put(sctx, keyAuthTime, s.AuthenticatedAt.UnixMilli())
 	m.scs.Put(sctx, keyCreatedAt, s.CreatedAt.UnixMilli())
+	m.scs.Put(sctx, keyGeneration, s.Generation)
 	token, expiry, err := m.scs.Commit(sctx)
 	if err != nil {
 		return auth.StartedSession{}, fmt.Errorf("valkey: start session: %w", err)
 	}
 	s.Key, s.ExpiresAt = hashToken(token), expiry.UTC()
-	n, err := m.index.add(ctx, s.IdentityID.String(), recordOf(s))
+	// Indexed only if the generation is still the identity's: after a
+	// credential change this refuses, atomically, the session of a login
+	// that checked the old password (and the session written above is
+	// deleted again before anyone has its token).
+	n, err := m.index.add(ctx, s.IdentityID.String(), recordOf(s), generationString(s.Generation))
 	if err != nil {
 		if derr := m.store.DeleteCtx(context.WithoutCancel(ctx), s.Key); derr != nil {
 			err = fmt.Errorf("%w (and the unindexed session was not deleted: %v)", err, derr)
@@ -156,6 +163,7 @@ func (m *Sessions) Find(ctx context.Context, token string) (auth.Session, bool, 
 		AuthenticatedAt: time.UnixMilli(m.scs.GetInt64(sctx, keyAuthTime)).UTC(),
 		CreatedAt:       time.UnixMilli(m.scs.GetInt64(sctx, keyCreatedAt)).UTC(),
 		ExpiresAt:       m.scs.Deadline(sctx).UTC(),
+		Generation:      m.scs.GetInt64(sctx, keyGeneration),
 	}, true, nil
 }
 
@@ -199,6 +207,27 @@ func (m *Sessions) Revoke(ctx context.Context, identityID uuid.UUID, key string)
 func (m *Sessions) RevokeAll(ctx context.Context, identityID uuid.UUID, keep ...string) (int, error) {
 	return m.index.RevokeAll(ctx, identityID.String(), keep...)
 }
+
+// Generation returns the identity's session generation.
+func (m *Sessions) Generation(ctx context.Context, identityID uuid.UUID) (int64, error) {
+	return m.index.Generation(ctx, identityID.String())
+}
+
+// EndGeneration starts a new generation first, so that a session started
+// after the listing below cannot be of the old one, then ends the rest.
+func (m *Sessions) EndGeneration(ctx context.Context, identityID uuid.UUID, keep ...string) (int64, int, error) {
+	gen, err := m.index.NewGeneration(ctx, identityID.String())
+	if err != nil {
+		return 0, 0, err
+	}
+	n, err := m.index.RevokeAll(ctx, identityID.String(), keep...)
+	if err != nil {
+		return 0, n, err
+	}
+	return gen, n, nil
+}
+
+func generationString(g int64) string { return strconv.FormatInt(g, 10) }
 
 func recordOf(s auth.Session) sessionRecord {
 	return sessionRecord{HashedToken: s.Key, AuthenticatedAt: s.AuthenticatedAt.UTC(), CreatedAt: s.CreatedAt.UTC(),

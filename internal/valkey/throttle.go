@@ -37,6 +37,7 @@ package valkey
 // Whether to fail open or closed is the caller's decision.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -158,7 +159,7 @@ func (l *lockout) checkAll(ctx context.Context, now time.Time, keys ...string) (
 // The lock end only ever moves later: two instances failing at once, or one
 // with a clock behind, cannot shorten a lock already set. Numbers are Lua
 // doubles, exact for unix ms; '%.0f' keeps them out of exponent notation.
-var lockoutFailScript = vk.NewLuaScript(`
+const lockoutCountLua = `
 local now = tonumber(ARGV[1])
 local free = tonumber(ARGV[2])
 local base = tonumber(ARGV[3])
@@ -177,8 +178,46 @@ if k >= 1 then
 end
 local left = math.max(lockedUntil - now, 0)
 redis.call('PEXPIRE', KEYS[1], string.format('%.0f', math.max(left, reset)))
+`
+
+var lockoutFailScript = vk.NewLuaScript(lockoutCountLua + `
 return left
 `)
+
+// lockoutReserveScript admits one attempt unless the key is locked, and
+// counts an admitted attempt as a failure (as lockoutFailScript). Checking
+// and counting in one script is what keeps attempts released together
+// from all passing the check before any is counted.
+// KEYS[1] the throttle key; ARGV as lockoutFailScript.
+// Returns {1, the lock should the attempt fail (ms)} when admitted, and
+// {0, the lock left (ms)} when refused.
+var lockoutReserveScript = vk.NewLuaScript(`
+local until0 = tonumber(redis.call('HGET', KEYS[1], 'until')) or 0
+if until0 > tonumber(ARGV[1]) then return {0, until0 - tonumber(ARGV[1])} end
+` + lockoutCountLua + `
+return {1, left}
+`)
+
+// lockoutReleaseScript takes back one admitted attempt: the count goes down,
+// and a lock goes when the count is back within the free attempts (it was
+// set by an attempt that did not fail). KEYS[1] the key; ARGV[1] free.
+// A key that is gone (reset, expired) stays gone.
+var lockoutReleaseScript = vk.NewLuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = redis.call('HINCRBY', KEYS[1], 'n', -1)
+if n <= 0 then
+  redis.call('DEL', KEYS[1])
+elseif n <= tonumber(ARGV[1]) then
+  redis.call('HDEL', KEYS[1], 'until')
+end
+return 1
+`)
+
+// policyArgs are the scripts' ARGV: now, free, base, max, resetAfter (ms).
+func policyArgs(p LockoutPolicy, now time.Time) []string {
+	return []string{ms(now.UnixMilli()), strconv.Itoa(p.Free),
+		ms(p.Base.Milliseconds()), ms(p.Max.Milliseconds()), ms(p.ResetAfter.Milliseconds())}
+}
 
 // Fail records a failure and returns the lock now in force (0 if still
 // within the free attempts). It is atomic: one Lua script increments the
@@ -193,10 +232,7 @@ func (l *lockout) Fail(ctx context.Context, key string, p LockoutPolicy, now tim
 	}
 	ctx, cancel := l.call(ctx)
 	defer cancel()
-	left, err := lockoutFailScript.Exec(ctx, l.c, []string{l.throttleKey(key)}, []string{
-		ms(now.UnixMilli()), strconv.Itoa(p.Free),
-		ms(p.Base.Milliseconds()), ms(p.Max.Milliseconds()), ms(p.ResetAfter.Milliseconds()),
-	}).AsInt64()
+	left, err := lockoutFailScript.Exec(ctx, l.c, []string{l.throttleKey(key)}, policyArgs(p, now)).AsInt64()
 	if err != nil {
 		return 0, fmt.Errorf("valkey: lockout fail: %w", err)
 	}
@@ -301,23 +337,88 @@ func (h Handle) throttleName(k auth.ThrottleKey) string {
 	return k.Scope + ":" + h.hashSubject(k.Subject)
 }
 
-// Check returns the longest lock among keys, in one round trip.
-func (x *Lockouts) Check(ctx context.Context, now time.Time, keys ...auth.ThrottleKey) (time.Duration, error) {
-	names := make([]string, len(keys))
-	for i, k := range keys {
-		names[i] = x.l.throttleName(k)
+// Reserve admits one attempt on every key or on none, in one round trip
+// when it is admitted: one script per key, each atomic on its own key (so
+// the keys may live on different cluster slots). When a key refuses, the
+// keys that admitted are released again.
+func (x *Lockouts) Reserve(ctx context.Context, now time.Time, attempts ...auth.Attempt) (auth.Admission, error) {
+	if len(attempts) == 0 {
+		return auth.Admission{}, nil
 	}
-	return x.l.checkAll(ctx, now, names...)
+	if now.IsZero() {
+		return auth.Admission{}, fmt.Errorf("valkey: lockout reserve: %w", errNoNow)
+	}
+	execs := make([]vk.LuaExec, len(attempts))
+	for i, a := range attempts {
+		if err := validatePolicy(a.Policy); err != nil {
+			return auth.Admission{}, fmt.Errorf("valkey: lockout reserve: %w", err)
+		}
+		execs[i] = vk.LuaExec{Keys: []string{x.l.throttleKey(x.l.throttleName(a.Key))}, Args: policyArgs(a.Policy, now)}
+	}
+	ctx, cancel := x.l.call(ctx)
+	defer cancel()
+	var (
+		adm      = auth.Admission{Locks: make([]time.Duration, len(attempts))}
+		admitted []auth.Attempt
+		firstErr error
+	)
+	for i, r := range lockoutReserveScript.ExecMulti(ctx, x.l.c, execs...) {
+		res, err := r.AsIntSlice()
+		if err == nil && len(res) != 2 {
+			err = fmt.Errorf("unexpected reply of %d values", len(res))
+		}
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		d := time.Duration(res[1]) * time.Millisecond
+		if res[0] == 1 {
+			admitted = append(admitted, attempts[i])
+			adm.Locks[i] = d
+		} else {
+			adm.Wait = max(adm.Wait, d)
+		}
+	}
+	if firstErr == nil && adm.Wait == 0 {
+		return adm, nil
+	}
+	// Refused, or not known to be admitted: nothing stays counted.
+	if err := x.Release(context.WithoutCancel(ctx), now, admitted...); err != nil {
+		firstErr = cmp.Or(firstErr, err)
+	}
+	if firstErr != nil {
+		return auth.Admission{}, fmt.Errorf("valkey: lockout reserve: %w", firstErr)
+	}
+	return auth.Admission{Wait: adm.Wait}, nil
 }
 
-// Fail counts a failure of key.
-func (x *Lockouts) Fail(ctx context.Context, key auth.ThrottleKey, p auth.LockoutPolicy, now time.Time) (time.Duration, error) {
-	return x.l.Fail(ctx, x.l.throttleName(key), p, now)
+// Release takes back admitted attempts, in one round trip.
+func (x *Lockouts) Release(ctx context.Context, _ time.Time, attempts ...auth.Attempt) error {
+	if len(attempts) == 0 {
+		return nil
+	}
+	execs := make([]vk.LuaExec, len(attempts))
+	for i, a := range attempts {
+		execs[i] = vk.LuaExec{Keys: []string{x.l.throttleKey(x.l.throttleName(a.Key))}, Args: []string{strconv.Itoa(a.Policy.Free)}}
+	}
+	ctx, cancel := x.l.call(ctx)
+	defer cancel()
+	for _, r := range lockoutReleaseScript.ExecMulti(ctx, x.l.c, execs...) {
+		if err := r.Error(); err != nil {
+			return fmt.Errorf("valkey: lockout release: %w", err)
+		}
+	}
+	return nil
 }
 
-// Reset forgets key's failures.
-func (x *Lockouts) Reset(ctx context.Context, key auth.ThrottleKey) error {
-	return x.l.Reset(ctx, x.l.throttleName(key))
+// Reset forgets the keys' failures, one DEL per key (cluster slots).
+func (x *Lockouts) Reset(ctx context.Context, keys ...auth.ThrottleKey) error {
+	for _, k := range keys {
+		if err := x.l.Reset(ctx, x.l.throttleName(k)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RateLimiter is the domain's fixed-window limit port over window.

@@ -151,15 +151,20 @@ func TestEveryFakeFailsOnSetErr(t *testing.T) {
 			_, err := f.Sessions.RevokeAll(ctx, id)
 			return err
 		},
-		"Lockouts.Check": func() error {
-			_, err := f.Lockouts.Check(ctx, now, key)
+		"Sessions.Generation": func() error {
+			_, err := f.Sessions.Generation(ctx, id)
 			return err
 		},
-		"Lockouts.Fail": func() error {
-			_, err := f.Lockouts.Fail(ctx, key, p, now)
+		"Sessions.EndGeneration": func() error {
+			_, _, err := f.Sessions.EndGeneration(ctx, id)
 			return err
 		},
-		"Lockouts.Reset": func() error { return f.Lockouts.Reset(ctx, key) },
+		"Lockouts.Reserve": func() error {
+			_, err := f.Lockouts.Reserve(ctx, now, auth.Attempt{Key: key, Policy: p})
+			return err
+		},
+		"Lockouts.Release": func() error { return f.Lockouts.Release(ctx, now, auth.Attempt{Key: key, Policy: p}) },
+		"Lockouts.Reset":   func() error { return f.Lockouts.Reset(ctx, key) },
 		"Limiter.Allow": func() error {
 			_, _, err := f.Limiter.Allow(ctx, key, 1, time.Hour, now)
 			return err
@@ -291,8 +296,17 @@ func TestLockoutsForgetOnTheCallersClock(t *testing.T) {
 	k := auth.ThrottleKey{Scope: "login:account", Subject: "ann@example.com"}
 	p := auth.LockoutPolicy{Free: 1, Base: time.Minute, Max: time.Hour, ResetAfter: 10 * time.Minute}
 	t0 := authtest.Epoch
+	// fail reserves one attempt, which counts as a failure, and returns
+	// the lock it leaves.
+	fail := func(p auth.LockoutPolicy, at time.Time) (time.Duration, error) {
+		adm, err := l.Reserve(ctx, at, auth.Attempt{Key: k, Policy: p})
+		if err != nil || !adm.Admitted() {
+			return adm.Wait, err
+		}
+		return adm.Locks[0], nil
+	}
 	for i := range 2 {
-		if _, err := l.Fail(ctx, k, p, t0); err != nil {
+		if _, err := fail(p, t0); err != nil {
 			t.Fatal(i, err)
 		}
 	}
@@ -305,12 +319,12 @@ func TestLockoutsForgetOnTheCallersClock(t *testing.T) {
 	if n := l.Failures(k, t0.Add(10*time.Minute)); n != 0 {
 		t.Errorf("Failures at ResetAfter = %d, want 0", n)
 	}
-	if d, _ := l.Fail(ctx, k, p, t0.Add(10*time.Minute)); d != 0 {
+	if d, _ := fail(p, t0.Add(10*time.Minute)); d != 0 {
 		t.Errorf("Fail after the count was forgotten = %v, want 0 (free again)", d)
 	}
 	// A lock longer than ResetAfter keeps the count until it ends.
 	p.Max, p.Base = 2*time.Hour, 2*time.Hour
-	if d, _ := l.Fail(ctx, k, p, t0.Add(11*time.Minute)); d != 2*time.Hour {
+	if d, _ := fail(p, t0.Add(11*time.Minute)); d != 2*time.Hour {
 		t.Fatalf("Fail = %v", d)
 	}
 	if n := l.Failures(k, t0.Add(2*time.Hour)); n != 2 {
@@ -323,15 +337,12 @@ func TestLockoutsForgetOnTheCallersClock(t *testing.T) {
 		{Base: time.Second, Max: time.Second},
 	}
 	for _, p := range bad {
-		if _, err := l.Fail(ctx, k, p, t0); err == nil {
-			t.Errorf("Fail with policy %+v succeeded", p)
+		if _, err := fail(p, t0); err == nil {
+			t.Errorf("Reserve with policy %+v succeeded", p)
 		}
 	}
-	if _, err := l.Fail(ctx, k, p, time.Time{}); err == nil {
-		t.Error("Fail at the zero time succeeded")
-	}
-	if _, err := l.Check(ctx, time.Time{}, k); err == nil {
-		t.Error("Check at the zero time succeeded")
+	if _, err := fail(p, time.Time{}); err == nil {
+		t.Error("Reserve at the zero time succeeded")
 	}
 }
 
@@ -421,7 +432,7 @@ func TestFakesAreSafeForConcurrentUse(t *testing.T) {
 			})
 			s, _ := f.Sessions.Start(ctx, auth.Session{IdentityID: id})
 			_, _, _ = f.Sessions.Find(ctx, s.Token)
-			_, _ = f.Lockouts.Fail(ctx, auth.ThrottleKey{Scope: "x"}, auth.LockoutPolicy{Base: time.Second, Max: time.Second, ResetAfter: time.Second}, f.Clock.Now())
+			_, _ = f.Lockouts.Reserve(ctx, f.Clock.Now(), auth.Attempt{Key: auth.ThrottleKey{Scope: "x"}, Policy: auth.LockoutPolicy{Free: 100, Base: time.Second, Max: time.Second, ResetAfter: time.Second}})
 			_, _, _ = f.Limiter.Allow(ctx, auth.ThrottleKey{Scope: "x"}, 100, time.Hour, f.Clock.Now())
 			_ = f.Audit.Record(ctx, auth.Event{IdentityID: &id})
 			_ = f.Profiles.Put(ctx, auth.Profile{ID: id})

@@ -2,6 +2,7 @@ package authtest
 
 import (
 	"encoding/base64"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -314,6 +315,74 @@ func TestSessions(t *testing.T, newSessions func(t *testing.T) auth.Sessions) {
 					t.Errorf("RevokeAll again = %d, %v; want 0", n, err)
 				}
 			})
+		}
+	})
+
+	t.Run("a new generation refuses sessions of the old one", func(t *testing.T) {
+		m := newSessions(t)
+		alice, bob := uuid.New(), uuid.New()
+		gen := func(id uuid.UUID) int64 {
+			t.Helper()
+			g, err := m.Generation(t.Context(), id)
+			if err != nil {
+				t.Fatalf("Generation: %v", err)
+			}
+			return g
+		}
+		startIn := func(id uuid.UUID, g int64) (auth.StartedSession, error) {
+			s := client
+			s.IdentityID, s.Generation = id, g
+			return m.Start(t.Context(), s)
+		}
+		g0 := gen(alice)
+		old, err := startIn(alice, g0)
+		if err != nil {
+			t.Fatalf("Start in the current generation: %v", err)
+		}
+		kept, err := startIn(alice, g0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := find(t, m, old.Token); got.Generation != g0 {
+			t.Errorf("Find: generation %d, want %d", got.Generation, g0)
+		}
+		b := start(t, m, bob, 0)
+
+		g1, n, err := m.EndGeneration(t.Context(), alice, kept.Key)
+		if err != nil || n != 1 || g1 == g0 || gen(alice) != g1 {
+			t.Fatalf("EndGeneration = %d, %d, %v (Generation %d); want a new generation, 1 ended", g1, n, err, gen(alice))
+		}
+		wantGone(t, m, "a session of the ended generation", old)
+		wantFound(t, m, "the kept session", kept)
+		wantFound(t, m, "another identity's session", b)
+		if _, err := startIn(alice, g0); !errors.Is(err, auth.ErrStaleGeneration) {
+			t.Errorf("Start in the ended generation = %v, want ErrStaleGeneration", err)
+		}
+		if got := keys(t, m, alice, base); !slices.Equal(got, keysOf(kept)) {
+			t.Errorf("List = %v, want only the kept session %v", got, keysOf(kept))
+		}
+		stale, _ := find(t, m, kept.Token)
+		if _, err := m.Renew(t.Context(), stale, base); !errors.Is(err, auth.ErrStaleGeneration) {
+			t.Errorf("Renew into the ended generation = %v, want ErrStaleGeneration", err)
+		}
+		wantFound(t, m, "the kept session after a refused renewal", kept)
+		stale.Generation = g1
+		renewed, err := m.Renew(t.Context(), stale, base)
+		if err != nil {
+			t.Fatalf("Renew into the new generation: %v", err)
+		}
+		wantGone(t, m, "the renewed session's old token", kept)
+		if got, _ := find(t, m, renewed.Token); got.Generation != g1 {
+			t.Errorf("renewed: generation %d, want %d", got.Generation, g1)
+		}
+		if _, err := startIn(alice, g1); err != nil {
+			t.Errorf("Start in the new generation: %v", err)
+		}
+		if g2, _, err := m.EndGeneration(t.Context(), alice); err != nil || g2 == g1 || g2 == g0 {
+			t.Errorf("EndGeneration again = %d, %v; want a generation unlike %d and %d", g2, err, g0, g1)
+		}
+		if gen(bob) == gen(alice) {
+			t.Error("another identity's generation moved")
 		}
 	})
 }

@@ -1,6 +1,8 @@
 package authtest
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,143 +17,172 @@ func TestLockouts(t *testing.T, newLockouts func(t *testing.T) auth.Lockouts) {
 	key := func(scope string) auth.ThrottleKey {
 		return auth.ThrottleKey{Scope: scope, Subject: "subject-" + unique() + "@example.com"}
 	}
-	checkAt := func(t *testing.T, l auth.Lockouts, now time.Time, keys ...auth.ThrottleKey) time.Duration {
+	reserve := func(t *testing.T, l auth.Lockouts, now time.Time, attempts ...auth.Attempt) auth.Admission {
 		t.Helper()
-		d, err := l.Check(t.Context(), now, keys...)
-		check(t, "Check", err)
-		return d
+		adm, err := l.Reserve(t.Context(), now, attempts...)
+		check(t, "Reserve", err)
+		return adm
+	}
+	// lockAfter reserves one attempt on k alone and returns the lock it
+	// would leave, failing the test if it is refused.
+	lockAfter := func(t *testing.T, l auth.Lockouts, now time.Time, a auth.Attempt) time.Duration {
+		t.Helper()
+		adm := reserve(t, l, now, a)
+		if !adm.Admitted() || len(adm.Locks) != 1 {
+			t.Fatalf("Reserve at %v = %+v, want admitted with one lock", now.Sub(t0), adm)
+		}
+		return adm.Locks[0]
 	}
 
-	t.Run("failures grow the lock up to the cap", func(t *testing.T) {
+	t.Run("attempts grow the lock up to the cap", func(t *testing.T) {
 		p := auth.LockoutPolicy{Free: 2, Base: time.Minute, Max: 10 * time.Minute, ResetAfter: 24 * time.Hour}
 		want := []time.Duration{0, 0, time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 10 * time.Minute, 10 * time.Minute}
-		l, k := newLockouts(t), key("login:account")
+		l, a := newLockouts(t), auth.Attempt{Key: key("login:account"), Policy: p}
+		now := t0
 		for i, w := range want {
-			now := t0.Add(time.Duration(i) * time.Second)
-			got, err := l.Fail(t.Context(), k, p, now)
-			check(t, "Fail", err)
-			if got != w {
-				t.Errorf("failure %d: Fail = %v, want %v", i+1, got, w)
+			if got := lockAfter(t, l, now, a); got != w {
+				t.Errorf("attempt %d: lock %v, want %v", i+1, got, w)
 			}
-			if c := checkAt(t, l, now, k); c != w {
-				t.Errorf("failure %d: Check = %v, want %v", i+1, c, w)
-			}
+			now = now.Add(w + time.Second) // the next one comes after the lock
 		}
 	})
 
-	t.Run("many failures stay at the cap", func(t *testing.T) {
+	t.Run("many attempts stay at the cap", func(t *testing.T) {
 		p := auth.LockoutPolicy{Free: 0, Base: time.Millisecond, Max: time.Second, ResetAfter: time.Hour}
-		l, k := newLockouts(t), key("login:ip")
-		var got time.Duration
+		l, a := newLockouts(t), auth.Attempt{Key: key("login:ip"), Policy: p}
+		now, got := t0, time.Duration(0)
 		for i := range 70 {
-			d, err := l.Fail(t.Context(), k, p, t0)
-			check(t, "Fail", err)
+			d := lockAfter(t, l, now, a)
 			if d > p.Max || d < got {
-				t.Fatalf("failure %d: Fail = %v after %v, want growing up to %v", i+1, d, got, p.Max)
+				t.Fatalf("attempt %d: lock %v after %v, want growing up to %v", i+1, d, got, p.Max)
 			}
-			got = d
+			got, now = d, now.Add(d)
 		}
 		if got != p.Max {
-			t.Errorf("after 70 failures: lock %v, want the cap %v", got, p.Max)
+			t.Errorf("after 70 attempts: lock %v, want the cap %v", got, p.Max)
 		}
 	})
 
-	t.Run("a lock ends and the count goes on", func(t *testing.T) {
+	t.Run("a locked key refuses, says how long, and counts nothing", func(t *testing.T) {
 		p := auth.LockoutPolicy{Free: 0, Base: time.Minute, Max: time.Hour, ResetAfter: 24 * time.Hour}
-		l, k := newLockouts(t), key("login:account")
-		if d, err := l.Fail(t.Context(), k, p, t0); err != nil || d != time.Minute {
-			t.Fatalf("Fail = %v, %v; want 1m", d, err)
+		l, a := newLockouts(t), auth.Attempt{Key: key("login:account"), Policy: p}
+		if d := lockAfter(t, l, t0, a); d != time.Minute {
+			t.Fatalf("first attempt: lock %v, want 1m", d)
 		}
-		tests := []struct {
-			at   time.Duration
-			want time.Duration
-		}{
-			{0, time.Minute},
-			{20 * time.Second, 40 * time.Second},
-			{time.Minute - time.Millisecond, time.Millisecond},
-			{time.Minute, 0},
-			{time.Hour, 0},
-		}
-		for _, tt := range tests {
-			if got := checkAt(t, l, t0.Add(tt.at), k); got != tt.want {
-				t.Errorf("Check at +%v = %v, want %v", tt.at, got, tt.want)
+		for _, at := range []time.Duration{0, 20 * time.Second, time.Minute - time.Millisecond} {
+			adm := reserve(t, l, t0.Add(at), a)
+			if adm.Admitted() || adm.Wait != time.Minute-at {
+				t.Errorf("Reserve at +%v = %+v, want refused with %v to wait", at, adm, time.Minute-at)
 			}
 		}
-		if d, err := l.Fail(t.Context(), k, p, t0.Add(2*time.Minute)); err != nil || d != 2*time.Minute {
-			t.Errorf("Fail after the lock ended = %v, %v; want 2m (the count is kept)", d, err)
+		if d := lockAfter(t, l, t0.Add(time.Minute), a); d != 2*time.Minute {
+			t.Errorf("attempt after the lock ended: lock %v, want 2m (refused ones not counted, the count kept)", d)
 		}
 	})
 
-	t.Run("a lock is never shortened", func(t *testing.T) {
-		p := auth.LockoutPolicy{Free: 0, Base: 10 * time.Minute, Max: 10 * time.Minute, ResetAfter: time.Hour}
-		l, k := newLockouts(t), key("login:account")
-		if _, err := l.Fail(t.Context(), k, p, t0); err != nil {
-			t.Fatal(err)
+	t.Run("attempts released together: only the free ones and one more are admitted", func(t *testing.T) {
+		p := auth.LockoutPolicy{Free: 5, Base: time.Minute, Max: time.Hour, ResetAfter: time.Hour}
+		l, a := newLockouts(t), auth.Attempt{Key: key("login:account"), Policy: p}
+		const n = 50
+		var wg sync.WaitGroup
+		var admitted atomic.Int32
+		start := make(chan struct{})
+		for range n {
+			wg.Go(func() {
+				<-start
+				adm, err := l.Reserve(t.Context(), t0, a)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if adm.Admitted() {
+					admitted.Add(1)
+				}
+			})
 		}
-		// A caller whose clock is behind cannot end the lock earlier.
-		if d, err := l.Fail(t.Context(), k, p, t0.Add(-5*time.Minute)); err != nil || d != 15*time.Minute {
-			t.Errorf("Fail from a clock 5m behind = %v, %v; want 15m (the lock still ends at +10m)", d, err)
-		}
-		if got := checkAt(t, l, t0, k); got != 10*time.Minute {
-			t.Errorf("Check = %v, want 10m", got)
+		close(start)
+		wg.Wait()
+		if got := admitted.Load(); got != int32(p.Free+1) {
+			t.Errorf("%d of %d attempts admitted at once, want %d", got, n, p.Free+1)
 		}
 	})
 
-	t.Run("check returns the longest lock of the keys", func(t *testing.T) {
+	t.Run("one locked key refuses the attempt on every key", func(t *testing.T) {
+		p := auth.LockoutPolicy{Free: 1, Base: time.Minute, Max: time.Hour, ResetAfter: time.Hour}
+		l := newLockouts(t)
+		locked, free := auth.Attempt{Key: key("login:account"), Policy: p}, auth.Attempt{Key: key("login:ip"), Policy: p}
+		lockAfter(t, l, t0, locked)
+		if d := lockAfter(t, l, t0, locked); d != time.Minute {
+			t.Fatalf("second attempt: lock %v, want 1m", d)
+		}
+		for range 3 {
+			if adm := reserve(t, l, t0, free, locked); adm.Admitted() || adm.Wait != time.Minute {
+				t.Fatalf("Reserve on a free and a locked key = %+v, want refused for 1m", adm)
+			}
+		}
+		if d := lockAfter(t, l, t0, free); d != 0 {
+			t.Errorf("the free key after three refusals: lock %v, want 0 (its first attempt, still free)", d)
+		}
+	})
+
+	t.Run("the wait is the longest lock of the keys", func(t *testing.T) {
 		p := auth.LockoutPolicy{Free: 0, Base: time.Minute, Max: time.Hour, ResetAfter: time.Hour}
 		l := newLockouts(t)
-		short, long, free := key("login:account"), key("login:ip"), key("login:account")
-		for i, k := range []auth.ThrottleKey{short, long, long, long} {
-			if _, err := l.Fail(t.Context(), k, p, t0); err != nil {
-				t.Fatalf("Fail %d: %v", i, err)
-			}
+		short, long, free := auth.Attempt{Key: key("login:account"), Policy: p}, auth.Attempt{Key: key("login:ip"), Policy: p}, auth.Attempt{Key: key("login:account"), Policy: p}
+		lockAfter(t, l, t0, short)
+		for i := range 3 {
+			lockAfter(t, l, t0.Add(time.Duration(1<<i)*time.Minute), long) // each after the last lock
 		}
+		// long: attempts at +1m, +2m and +4m lock it until +8m; short until +1m.
+		now := t0.Add(30 * time.Second)
 		tests := []struct {
-			name string
-			keys []auth.ThrottleKey
-			want time.Duration
+			name     string
+			attempts []auth.Attempt
+			want     time.Duration
 		}{
-			{"no keys", nil, 0},
-			{"an unlocked key", []auth.ThrottleKey{free}, 0},
-			{"one lock", []auth.ThrottleKey{short}, time.Minute},
-			{"the longest of several", []auth.ThrottleKey{free, short, long}, 4 * time.Minute},
-			{"in any order", []auth.ThrottleKey{long, short}, 4 * time.Minute},
+			{"one lock", []auth.Attempt{short}, 30 * time.Second},
+			{"the longest of several", []auth.Attempt{free, short, long}, 7*time.Minute + 30*time.Second},
+			{"in any order", []auth.Attempt{long, short}, 7*time.Minute + 30*time.Second},
 		}
 		for _, tt := range tests {
-			if got := checkAt(t, l, t0, tt.keys...); got != tt.want {
-				t.Errorf("%s: Check = %v, want %v", tt.name, got, tt.want)
+			if adm := reserve(t, l, now, tt.attempts...); adm.Admitted() || adm.Wait != tt.want {
+				t.Errorf("%s: Reserve = %+v, want refused for %v", tt.name, adm, tt.want)
 			}
+		}
+		if adm := reserve(t, l, now); !adm.Admitted() {
+			t.Errorf("Reserve of no attempts = %+v, want admitted", adm)
 		}
 	})
 
-	t.Run("check records nothing", func(t *testing.T) {
-		p := auth.LockoutPolicy{Free: 1, Base: time.Minute, Max: time.Hour, ResetAfter: time.Hour}
-		l, k := newLockouts(t), key("login:account")
-		for range 5 {
-			checkAt(t, l, t0, k)
+	t.Run("release takes an attempt back, and the lock it set", func(t *testing.T) {
+		p := auth.LockoutPolicy{Free: 2, Base: time.Minute, Max: time.Hour, ResetAfter: time.Hour}
+		l, a := newLockouts(t), auth.Attempt{Key: key("login:ip"), Policy: p}
+		lockAfter(t, l, t0, a)
+		lockAfter(t, l, t0, a)
+		if d := lockAfter(t, l, t0, a); d != time.Minute {
+			t.Fatalf("third attempt: lock %v, want 1m", d)
 		}
-		if d, err := l.Fail(t.Context(), k, p, t0); err != nil || d != 0 {
-			t.Errorf("first Fail after Checks = %v, %v; want 0 (still free)", d, err)
+		check(t, "Release", l.Release(t.Context(), t0, a))
+		if d := lockAfter(t, l, t0, a); d != time.Minute {
+			t.Errorf("after the third was released: lock %v, want 1m again (two failures counted, not three)", d)
 		}
+		check(t, "Release of an unknown key", l.Release(t.Context(), t0, auth.Attempt{Key: key("login:ip"), Policy: p}))
+		check(t, "Release of nothing", l.Release(t.Context(), t0))
 	})
 
 	t.Run("reset forgets the failures", func(t *testing.T) {
 		p := auth.LockoutPolicy{Free: 1, Base: time.Minute, Max: time.Hour, ResetAfter: time.Hour}
-		l, k := newLockouts(t), key("login:account")
+		l := newLockouts(t)
+		a, b := auth.Attempt{Key: key("login:account"), Policy: p}, auth.Attempt{Key: key("login:account-client"), Policy: p}
 		for range 2 {
-			if _, err := l.Fail(t.Context(), k, p, t0); err != nil {
-				t.Fatal(err)
-			}
+			reserve(t, l, t0, a, b)
 		}
-		if got := checkAt(t, l, t0, k); got != time.Minute {
-			t.Fatalf("Check before Reset = %v, want 1m", got)
+		if adm := reserve(t, l, t0, a); adm.Admitted() {
+			t.Fatalf("Reserve before Reset = %+v, want refused", adm)
 		}
-		check(t, "Reset", l.Reset(t.Context(), k))
-		if got := checkAt(t, l, t0, k); got != 0 {
-			t.Errorf("Check after Reset = %v, want 0", got)
-		}
-		if d, err := l.Fail(t.Context(), k, p, t0); err != nil || d != 0 {
-			t.Errorf("Fail after Reset = %v, %v; want 0 (free again)", d, err)
+		check(t, "Reset", l.Reset(t.Context(), a.Key, b.Key))
+		if adm := reserve(t, l, t0, a, b); !adm.Admitted() || adm.Locks[0] != 0 || adm.Locks[1] != 0 {
+			t.Errorf("Reserve after Reset = %+v, want admitted and free", adm)
 		}
 		check(t, "Reset of an unknown key", l.Reset(t.Context(), key("login:account")))
 	})
@@ -159,13 +190,11 @@ func TestLockouts(t *testing.T, newLockouts func(t *testing.T) auth.Lockouts) {
 	t.Run("keys differ by scope and by subject", func(t *testing.T) {
 		p := auth.LockoutPolicy{Free: 0, Base: time.Minute, Max: time.Hour, ResetAfter: time.Hour}
 		l, k := newLockouts(t), key("login:account")
-		if _, err := l.Fail(t.Context(), k, p, t0); err != nil {
-			t.Fatal(err)
-		}
+		lockAfter(t, l, t0, auth.Attempt{Key: k, Policy: p})
 		others := []auth.ThrottleKey{{Scope: "login:ip", Subject: k.Subject}, {Scope: k.Scope, Subject: k.Subject + "x"}}
 		for _, o := range others {
-			if got := checkAt(t, l, t0, o); got != 0 {
-				t.Errorf("Check(%+v) = %v, want 0: another key's lock", o, got)
+			if adm := reserve(t, l, t0, auth.Attempt{Key: o, Policy: p}); !adm.Admitted() {
+				t.Errorf("Reserve(%+v) = %+v, want admitted: another key's lock", o, adm)
 			}
 		}
 	})

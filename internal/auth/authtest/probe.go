@@ -15,6 +15,7 @@ type Probe struct {
 	all     error
 	by      map[string]error
 	calls   map[string]int
+	before  map[string]func()
 }
 
 func newProbe(methods ...string) Probe { return Probe{methods: methods} }
@@ -42,6 +43,26 @@ func (p *Probe) FailOn(method string, err error) {
 		return
 	}
 	p.by[method] = err
+}
+
+// Before runs fn at the start of every call of the named method (nil
+// stops it), so that a test can make something happen between two steps
+// of a use case, such as a password reset landing while a login is under
+// way. It panics on a name that is not a method of the fake.
+func (p *Probe) Before(method string, fn func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.methods) > 0 && !slices.Contains(p.methods, method) {
+		panic(fmt.Sprintf("authtest: Before(%q): not one of %v", method, p.methods))
+	}
+	if p.before == nil {
+		p.before = map[string]func(){}
+	}
+	if fn == nil {
+		delete(p.before, method)
+		return
+	}
+	p.before[method] = fn
 }
 
 // Heal stops every injected fault.
@@ -73,16 +94,21 @@ func (p *Probe) ResetCalls() {
 	p.calls = nil
 }
 
-// enter counts a call of method and returns the fault to inject, if any.
+// enter counts a call of method, runs its Before hook (outside the lock:
+// the hook may call the fake) and returns the fault to inject, if any.
 func (p *Probe) enter(method string) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.calls == nil {
 		p.calls = map[string]int{}
 	}
 	p.calls[method]++
-	if err := p.by[method]; err != nil {
-		return err
+	hook, err := p.before[method], p.by[method]
+	if err == nil {
+		err = p.all
 	}
-	return p.all
+	p.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return err
 }

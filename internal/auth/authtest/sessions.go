@@ -38,6 +38,8 @@ type Sessions struct {
 	lifetime time.Duration
 	mu       sync.Mutex
 	byKey    map[string]auth.Session
+	gens     map[uuid.UUID]int64 // absent: 0
+	nextGen  int64
 }
 
 var _ auth.Sessions = (*Sessions)(nil)
@@ -52,8 +54,8 @@ func NewSessions(now func() time.Time, lifetime time.Duration) *Sessions {
 		lifetime = DefaultSessionLifetime
 	}
 	return &Sessions{
-		Probe: newProbe("Start", "Renew", "Find", "Seen", "End", "List", "Revoke", "RevokeAll"),
-		now:   now, lifetime: lifetime, byKey: map[string]auth.Session{},
+		Probe: newProbe("Generation", "Start", "Renew", "Find", "Seen", "End", "List", "Revoke", "RevokeAll", "EndGeneration"),
+		now:   now, lifetime: lifetime, byKey: map[string]auth.Session{}, gens: map[uuid.UUID]int64{},
 	}
 }
 
@@ -101,6 +103,9 @@ func (m *Sessions) start(s auth.Session) (auth.StartedSession, error) {
 	s.Key, s.ExpiresAt = SessionKey(token), m.now().Add(m.lifetime).UTC()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.gens[s.IdentityID] != s.Generation {
+		return auth.StartedSession{}, auth.ErrStaleGeneration
+	}
 	m.byKey[s.Key] = s
 	return auth.StartedSession{Session: s, Token: token}, nil
 }
@@ -143,7 +148,7 @@ func (m *Sessions) Find(_ context.Context, token string) (auth.Session, bool, er
 		return auth.Session{}, false, nil
 	}
 	return auth.Session{Key: s.Key, IdentityID: s.IdentityID, AuthenticatedAt: s.AuthenticatedAt,
-		CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt}, true, nil
+		CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, Generation: s.Generation}, true, nil
 }
 
 func (m *Sessions) Seen(_ context.Context, s auth.Session, at time.Time) error {
@@ -208,12 +213,38 @@ func (m *Sessions) Revoke(_ context.Context, identityID uuid.UUID, key string) (
 	return m.now().Before(s.ExpiresAt), nil
 }
 
+func (m *Sessions) Generation(_ context.Context, identityID uuid.UUID) (int64, error) {
+	if err := m.enter("Generation"); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.gens[identityID], nil
+}
+
+// EndGeneration counts generations up; the adapter's are random, and the
+// contract only says a new one differs from every earlier one.
+func (m *Sessions) EndGeneration(_ context.Context, identityID uuid.UUID, keep ...string) (int64, int, error) {
+	if err := m.enter("EndGeneration"); err != nil {
+		return 0, 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.nextGen++
+	m.gens[identityID] = m.nextGen
+	return m.nextGen, m.revokeAll(identityID, keep), nil
+}
+
 func (m *Sessions) RevokeAll(_ context.Context, identityID uuid.UUID, keep ...string) (int, error) {
 	if err := m.enter("RevokeAll"); err != nil {
 		return 0, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.revokeAll(identityID, keep), nil
+}
+
+func (m *Sessions) revokeAll(identityID uuid.UUID, keep []string) int {
 	n, now := 0, m.now()
 	for key, s := range m.byKey {
 		if s.IdentityID != identityID || slices.Contains(keep, key) {
@@ -224,7 +255,7 @@ func (m *Sessions) RevokeAll(_ context.Context, identityID uuid.UUID, keep ...st
 			n++
 		}
 	}
-	return n, nil
+	return n
 }
 
 func sortSessions(list []auth.Session) {

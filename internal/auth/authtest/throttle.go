@@ -16,9 +16,13 @@ var (
 )
 
 // Lockouts is an in-memory auth.Lockouts with the semantics of the Valkey
-// adapter's Lua script: failures 1..Free are free; failure Free+k locks
-// until now + min(Base·2^(k-1), Max); a lock end only ever moves later;
-// the failures are forgotten max(lock left, ResetAfter) after the last one.
+// adapter's Lua scripts: an attempt is admitted only while none of its
+// keys is locked, and an admitted one counts as a failure at once;
+// failures 1..Free are free; failure Free+k locks until now +
+// min(Base·2^(k-1), Max); a lock end only ever moves later; a release
+// takes a failure back and the lock with it once the count is within the
+// free ones; the failures are forgotten max(lock left, ResetAfter) after
+// the last one.
 // Unlike the adapter, whose keys expire on the server's clock, the fake
 // measures that expiry on the callers' `now`. A policy the adapter refuses
 // is refused here too.
@@ -38,7 +42,7 @@ var _ auth.Lockouts = (*Lockouts)(nil)
 
 // NewLockouts returns lock-outs with no failures counted.
 func NewLockouts() *Lockouts {
-	return &Lockouts{Probe: newProbe("Check", "Fail", "Reset"), keys: map[auth.ThrottleKey]lockState{}}
+	return &Lockouts{Probe: newProbe("Reserve", "Release", "Reset"), keys: map[auth.ThrottleKey]lockState{}}
 }
 
 // Failures returns the failures counted for key at now, without counting a
@@ -59,39 +63,39 @@ func (l *Lockouts) state(key auth.ThrottleKey, now time.Time) lockState {
 	return st
 }
 
-func (l *Lockouts) Check(_ context.Context, now time.Time, keys ...auth.ThrottleKey) (time.Duration, error) {
-	if err := l.enter("Check"); err != nil {
-		return 0, err
+func (l *Lockouts) Reserve(_ context.Context, now time.Time, attempts ...auth.Attempt) (auth.Admission, error) {
+	if err := l.enter("Reserve"); err != nil {
+		return auth.Admission{}, err
 	}
-	if len(keys) == 0 {
-		return 0, nil
+	if len(attempts) == 0 {
+		return auth.Admission{}, nil
 	}
 	if now.IsZero() {
-		return 0, errNoNow
+		return auth.Admission{}, errNoNow
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var longest time.Duration
-	for _, k := range keys {
-		if st, ok := l.keys[k]; ok {
-			longest = max(longest, st.until.Sub(now))
+	for _, a := range attempts {
+		if err := validatePolicy(a.Policy); err != nil {
+			return auth.Admission{}, err
 		}
 	}
-	return longest, nil
-}
-
-func (l *Lockouts) Fail(_ context.Context, key auth.ThrottleKey, p auth.LockoutPolicy, now time.Time) (time.Duration, error) {
-	if err := l.enter("Fail"); err != nil {
-		return 0, err
-	}
-	if now.IsZero() {
-		return 0, errNoNow
-	}
-	if err := validatePolicy(p); err != nil {
-		return 0, err
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var wait time.Duration
+	for _, a := range attempts {
+		wait = max(wait, l.state(a.Key, now).until.Sub(now))
+	}
+	if wait > 0 {
+		return auth.Admission{Wait: wait}, nil
+	}
+	adm := auth.Admission{Locks: make([]time.Duration, len(attempts))}
+	for i, a := range attempts {
+		adm.Locks[i] = l.count(a.Key, a.Policy, now)
+	}
+	return adm, nil
+}
+
+// count is one failure of key, as the adapter's script counts it.
+func (l *Lockouts) count(key auth.ThrottleKey, p auth.LockoutPolicy, now time.Time) time.Duration {
 	st := l.state(key, now)
 	st.n++
 	if k := st.n - p.Free; k >= 1 {
@@ -111,16 +115,42 @@ func (l *Lockouts) Fail(_ context.Context, key auth.ThrottleKey, p auth.LockoutP
 	left := max(st.until.Sub(now), 0)
 	st.expires = now.Add(max(left, p.ResetAfter))
 	l.keys[key] = st
-	return left, nil
+	return left
 }
 
-func (l *Lockouts) Reset(_ context.Context, key auth.ThrottleKey) error {
+func (l *Lockouts) Release(_ context.Context, now time.Time, attempts ...auth.Attempt) error {
+	if err := l.enter("Release"); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, a := range attempts {
+		st, ok := l.keys[a.Key]
+		if !ok {
+			continue
+		}
+		st.n--
+		switch {
+		case st.n <= 0:
+			delete(l.keys, a.Key)
+			continue
+		case st.n <= a.Policy.Free:
+			st.until = time.Time{}
+		}
+		l.keys[a.Key] = st
+	}
+	return nil
+}
+
+func (l *Lockouts) Reset(_ context.Context, keys ...auth.ThrottleKey) error {
 	if err := l.enter("Reset"); err != nil {
 		return err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.keys, key)
+	for _, k := range keys {
+		delete(l.keys, k)
+	}
 	return nil
 }
 
