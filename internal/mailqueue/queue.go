@@ -2,11 +2,16 @@
 // PostgreSQL. A mail is queued in the same transaction as the rows it is
 // about, sealed so its links never lie in the database in the clear, and
 // sent by workers in every instance with deadlines and exponential
-// backoff until it is delivered or given up visibly.
+// backoff until it is delivered or given up visibly. A send cut short by
+// its instance's death is taken up by another instance soon after its
+// deadline, under the same Message-ID.
 package mailqueue
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,13 +84,7 @@ func New(pool *pgxpool.Pool, sender Sender, purge Purger, cfg Config, reg promet
 		return nil, err
 	}
 	m := newMetrics(reg)
-	rc := &river.Config{
-		Logger:                      log.With("component", "mailqueue"),
-		MaxAttempts:                 math.MaxInt16, // the give-up time bounds retries, not a count
-		CompletedJobRetentionPeriod: time.Hour,
-		FetchPollInterval:           max(cfg.PollEvery, 100*time.Millisecond),
-		JobTimeout:                  cfg.SendTimeout + 5*time.Second,
-	}
+	rc := riverConfig(cfg, log)
 	if cfg.Workers > 0 {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &sendWorker{sealer: s, sender: sender, cfg: cfg, log: log, metrics: m})
@@ -106,6 +105,50 @@ func New(pool *pgxpool.Pool, sender Sender, purge Purger, cfg Config, reg promet
 		return nil, fmt.Errorf("mailqueue: %w", err)
 	}
 	return &Queue{working: cfg.Workers > 0, client: client, sealer: s, metrics: m}, nil
+}
+
+// rescueMargin is how long past JobTimeout (the longest deadline of any
+// job here; a send's own, SendTimeout, is 5 s shorter) a job may still be
+// running before River's rescuer takes it for abandoned (its instance
+// died) and schedules it again. A send on a live instance ends at its
+// deadline (the SMTP adapter closes the connection then), but the instance
+// still has to record the outcome, and the rescuer compares its own clock
+// with the attempt time PostgreSQL recorded: the margin absorbs a slow
+// database and some clock skew, so that a live but slow instance is not
+// overtaken while it sends, which would send the mail twice.
+const rescueMargin = 5 * time.Second
+
+// riverConfig is the River configuration without workers.
+//
+// Rescue: River's rescuer runs on the leader only, every 30 s (an interval
+// River v0.51 gives a client no way to change), and takes the jobs running
+// longer than both RescueStuckJobsAfter and their own timeout. At River's
+// default of an hour, a mail whose instance died mid-send waited that
+// long, past the expiry of the link in it; here it waits for the send's
+// deadline and the margin. From an instance's death D to the new attempt,
+// at worst:
+//   - rescue by D + RescueStuckJobsAfter + 30 s. If the dead instance was
+//     the leader, a survivor takes over within 21 s (a 15 s lease, bids
+//     every 5-6 s) and its rescuer runs at once, inside that bound;
+//   - the rescued job is retryable at NextRetry (RetryBase after a first
+//     attempt); the leader's scheduler, every 5 s with 5 s of look-ahead,
+//     makes it available by max(RetryBase, 5 s), and a worker fetches it
+//     within FetchPollInterval.
+//
+// With the defaults (MAIL_SEND_TIMEOUT 10s, MAIL_RETRY_BASE 2s, a 1 s poll)
+// that is 20 + 30 + 5 + 1 = 56 s, then the send itself.
+func riverConfig(cfg Config, log *slog.Logger) *river.Config {
+	// JobTimeout bounds the jobs without a Timeout of their own (the
+	// purge); a send has SendTimeout.
+	jobTimeout := cfg.SendTimeout + 5*time.Second
+	return &river.Config{
+		Logger:                      log.With("component", "mailqueue"),
+		MaxAttempts:                 math.MaxInt16, // the give-up time bounds retries, not a count
+		CompletedJobRetentionPeriod: time.Hour,
+		FetchPollInterval:           max(cfg.PollEvery, 100*time.Millisecond),
+		JobTimeout:                  jobTimeout,
+		RescueStuckJobsAfter:        jobTimeout + rescueMargin,
+	}
 }
 
 // Start runs the workers until Stop; an insert-only queue has none.
@@ -210,7 +253,8 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendMailArgs]) err
 	for k, v := range m.Data {
 		data[k] = v
 	}
-	err = w.sender.Send(ctx, smtp.Message{To: m.To, Template: m.Template, Data: data})
+	id := messageID(job.ID, job.Args.Sealed)
+	err = w.sender.Send(ctx, smtp.Message{To: m.To, Template: m.Template, Data: data, MessageID: id})
 	if err == nil {
 		w.metrics.sent.WithLabelValues(m.Template).Inc()
 		return nil
@@ -224,15 +268,33 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendMailArgs]) err
 		w.giveUp(ctx, job, "it could not be delivered in time")
 		return river.JobCancel(err)
 	}
-	w.log.WarnContext(ctx, "mail delivery failed; will retry", "job_id", job.ID, "attempt", job.Attempt, "template", m.Template, "error", err)
+	w.log.WarnContext(ctx, "mail delivery failed; will retry", "job_id", job.ID, "message_id", id, "attempt", job.Attempt, "template", m.Template, "error", err)
 	return err
+}
+
+// messageID is the unique part of the mail's Message-ID, the same on every
+// attempt and every instance for the job's whole life: if an instance
+// dies after the relay accepted the mail but before the job was marked
+// done, the copy sent again after the rescue carries the same Message-ID,
+// and the relay and the recipient's mail client can tell it for a
+// duplicate. It hashes what never changes in the job: its ID and its
+// sealed arguments. The seal's random nonce makes it unguessable and
+// unique even between two jobs with the same mail; the ciphertext tells
+// nothing of the recipient; and, since no key is involved, a key rotation
+// between two attempts leaves it as it was.
+func messageID(jobID int64, sealed []byte) string {
+	h := sha256.New()
+	h.Write([]byte("authd mail message-id v1\x00"))
+	h.Write(binary.BigEndian.AppendUint64(nil, uint64(jobID)))
+	h.Write(sealed)
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // giveUp makes a lost mail visible: a log line, a metric, and the job's
 // cancelled state in river_job.
 func (w *sendWorker) giveUp(ctx context.Context, job *river.Job[sendMailArgs], why string) {
 	w.metrics.givenUp.Inc()
-	w.log.ErrorContext(ctx, "mail given up: "+why, "job_id", job.ID, "attempts", job.Attempt, "queued_at", job.CreatedAt)
+	w.log.ErrorContext(ctx, "mail given up: "+why, "job_id", job.ID, "message_id", messageID(job.ID, job.Args.Sealed), "attempts", job.Attempt, "queued_at", job.CreatedAt)
 }
 
 type purgeWorker struct {

@@ -77,6 +77,16 @@ type Message struct {
 	To       string
 	Template string
 	Data     map[string]any
+	// MessageID is the unique part of the Message-ID header, before the
+	// "@": Send adds "@" and the domain of From, and the angle brackets.
+	// A caller that may send the same mail again (a retry, or another
+	// instance after one died mid-send) gives the same MessageID every
+	// time, so that the relay and the recipient's mail client can tell the
+	// second copy for what it is. It must be an RFC 5322 dot-atom (letters,
+	// digits, and !#$%&'*+-/=?^_`{|}~ in dot-separated parts, at most
+	// 64 characters) and must not reveal the recipient. Empty gives a
+	// random one per Send.
+	MessageID string
 }
 
 // Mailer renders and sends messages. It is safe for concurrent use.
@@ -271,16 +281,22 @@ func (m *Mailer) Send(ctx context.Context, msg Message) error {
 		}
 		return fmt.Errorf("smtp: send: %w", err)
 	}
+	id := msg.MessageID
+	if id == "" {
+		id = randomID()
+	} else if !dotAtom(id) {
+		return &renderError{op: "send", err: fmt.Errorf("message id %q is not an RFC 5322 dot-atom of at most %d characters", id, maxMessageID)}
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("smtp: send: %w", err)
 	}
-	if err := m.deliver(ctx, msg.To, subject, text, html); err != nil {
+	if err := m.deliver(ctx, msg.To, id+"@"+m.msgDomain, subject, text, html); err != nil {
 		return redact(err, secrets(msg.Data))
 	}
 	return nil
 }
 
-func (m *Mailer) deliver(ctx context.Context, to, subject, text, html string) (err error) {
+func (m *Mailer) deliver(ctx context.Context, to, messageID, subject, text, html string) (err error) {
 	rcpt, perr := netmail.ParseAddress(to)
 	if perr != nil {
 		return &addressError{fmt.Errorf("smtp: send: recipient %q: %w", to, perr)}
@@ -290,7 +306,7 @@ func (m *Mailer) deliver(ctx context.Context, to, subject, text, html string) (e
 	msg.FromMailAddress(m.from)
 	msg.ToMailAddress(rcpt)
 	msg.Subject(subject)
-	msg.SetMessageIDWithValue(randomID() + "@" + m.msgDomain)
+	msg.SetMessageIDWithValue(messageID)
 	msg.SetDate()
 	// RFC 3834: keeps vacation responders from answering to no-reply.
 	msg.SetGenHeader(mail.Header("Auto-Submitted"), "auto-generated")
@@ -395,9 +411,10 @@ func (e *addressError) Error() string { return e.err.Error() }
 func (e *addressError) Unwrap() error { return e.err }
 
 // Permanent reports whether err from Send means the message can never be
-// delivered as it is: a render failure, an unparsable recipient, or a 5xx
-// reply from the server (e.g. 550 no such user). Everything else, from a
-// refused connection to a 4xx reply, may pass on a later attempt.
+// delivered as it is: a render failure, a MessageID that is no dot-atom,
+// an unparsable recipient, or a 5xx reply from the server (e.g. 550 no such
+// user). Everything else, from a refused connection to a 4xx reply, may
+// pass on a later attempt.
 func Permanent(err error) bool {
 	var re *renderError
 	var ae *addressError
@@ -412,6 +429,32 @@ func Permanent(err error) bool {
 	return false
 }
 
+// maxMessageID bounds Message.MessageID, so that the header line stays
+// short (RFC 5322 wants at most 998 characters and recommends 78).
+const maxMessageID = 64
+
+// dotAtom reports whether s is an RFC 5322 dot-atom-text: the id-left of
+// a msg-id, which can then not break out of the header.
+func dotAtom(s string) bool {
+	if s == "" || len(s) > maxMessageID {
+		return false
+	}
+	for part := range strings.SplitSeq(s, ".") {
+		if part == "" {
+			return false // a leading, trailing or doubled dot
+		}
+		for i := 0; i < len(part); i++ {
+			c := part[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// randomID is the Message-ID of a message whose caller gave none: unique,
+// but new on every Send.
 func randomID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])

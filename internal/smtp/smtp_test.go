@@ -49,6 +49,8 @@ func sampleData(name string) map[string]any {
 		return map[string]any{"Product": "authd", "Email": email, "When": "2 January 2026 15:04 UTC"}
 	case "account_exists":
 		return map[string]any{"Product": "authd", "Email": email, "Link": "https://app.example.test/login"}
+	case "username_taken":
+		return map[string]any{"Product": "authd", "Email": email, "Username": "<b>ann</b>", "Link": "https://app.example.test/register"}
 	}
 	return nil
 }
@@ -89,6 +91,7 @@ func TestRender(t *testing.T) {
 		{"verification", []string{"authd", "https://app.example.test/verify?token=" + testToken, "428613", "link expires in 24 hours", "code expires in 15 minutes"}},
 		{"password_changed", []string{"authd", "2 January 2026 15:04 UTC"}},
 		{"account_exists", []string{"authd", "https://app.example.test/login"}},
+		{"username_taken", []string{"authd", "https://app.example.test/register", "<b>ann</b>"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,8 +141,8 @@ func TestRenderCoversEveryTemplate(t *testing.T) {
 			t.Errorf("template %q has no sample data in this test", name)
 		}
 	}
-	if got := len(m.Templates()); got != 4 {
-		t.Errorf("found %d templates, want 4: %v", got, m.Templates())
+	if got := len(m.Templates()); got != 5 {
+		t.Errorf("found %d templates, want 5: %v", got, m.Templates())
 	}
 }
 
@@ -559,6 +562,67 @@ func TestSendBadRecipient(t *testing.T) {
 	err := m.Send(context.Background(), Message{To: "not an address\r\nBcc: x@y.test", Template: "recovery", Data: sampleData("recovery")})
 	if err == nil || !Permanent(err) {
 		t.Fatalf("Send: %v, want a permanent error", err)
+	}
+}
+
+// TestSendMessageID: a caller's MessageID becomes the Message-ID at the
+// sender's domain, the same on every Send, so that a mail sent again can
+// be recognised; without one each Send gets a random one; anything that is
+// not a dot-atom is refused before a connection is made.
+func TestSendMessageID(t *testing.T) {
+	sink := startSink(t)
+	m := newTestMailer(t, Config{Host: sink.Host(), Port: sink.Port(), Timeout: 5 * time.Second})
+	send := func(t *testing.T, id string) string {
+		t.Helper()
+		msg := recoveryMsg()
+		msg.MessageID = id
+		before := len(sink.Messages())
+		if err := m.Send(context.Background(), msg); err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		got := sink.Messages()
+		if len(got) != before+1 {
+			t.Fatalf("%d messages after a Send, want %d", len(got), before+1)
+		}
+		return got[len(got)-1].Header.Get("Message-ID")
+	}
+
+	valid := []struct{ id, want string }{
+		{"0123456789abcdef0123456789abcdef", "<0123456789abcdef0123456789abcdef@example.test>"},
+		{"job.42.x-y_z", "<job.42.x-y_z@example.test>"},
+		{strings.Repeat("a", maxMessageID), "<" + strings.Repeat("a", maxMessageID) + "@example.test>"},
+	}
+	for _, tt := range valid {
+		t.Run("given "+tt.id, func(t *testing.T) {
+			if got := send(t, tt.id); got != tt.want {
+				t.Errorf("Message-ID %q, want %q", got, tt.want)
+			}
+			if again := send(t, tt.id); again != tt.want {
+				t.Errorf("Message-ID %q on the second Send, want %q again", again, tt.want)
+			}
+		})
+	}
+	t.Run("none given", func(t *testing.T) {
+		a, b := send(t, ""), send(t, "")
+		if a == b || !strings.HasPrefix(a, "<") || !strings.HasSuffix(a, "@example.test>") {
+			t.Errorf("Message-IDs %q and %q, want two random ones at example.test", a, b)
+		}
+	})
+
+	invalid := []string{"a b", "a@b", "<a>", ".a", "a.", "a..b", "a\r\nBcc: eve@example.test", "caf\u00e9", strings.Repeat("a", maxMessageID+1)}
+	for _, id := range invalid {
+		t.Run("refused "+id, func(t *testing.T) {
+			before := len(sink.Seen())
+			msg := recoveryMsg()
+			msg.MessageID = id
+			err := m.Send(context.Background(), msg)
+			if err == nil || !Permanent(err) || !strings.HasPrefix(err.Error(), "smtp: send: ") {
+				t.Fatalf("Send with MessageID %q: %v, want a permanent smtp: send: error", id, err)
+			}
+			if n := len(sink.Seen()); n != before {
+				t.Errorf("a refused MessageID reached the server")
+			}
+		})
 	}
 }
 

@@ -39,8 +39,10 @@ type SMTPSink struct {
 	served   chan struct{} // closed when the running Serve returns
 	closed   bool
 	msgs     []SinkMessage
+	seen     []SinkMessage // msgs and the refused and held ones, in order
 	failNext int
-	arrived  chan struct{} // closed and replaced whenever a message is kept
+	holdNext int
+	arrived  chan struct{} // closed and replaced whenever a message is seen
 }
 
 // SinkMessage is one message as the sink received it. From and To are the
@@ -71,8 +73,8 @@ func StartSMTPSink() (*SMTPSink, error) {
 }
 
 func (s *SMTPSink) serve(ln net.Listener) {
-	srv := gosmtp.NewServer(gosmtp.BackendFunc(func(*gosmtp.Conn) (gosmtp.Session, error) {
-		return &sinkSession{sink: s}, nil
+	srv := gosmtp.NewServer(gosmtp.BackendFunc(func(c *gosmtp.Conn) (gosmtp.Session, error) {
+		return &sinkSession{sink: s, conn: c}, nil
 	}))
 	srv.Domain = "localhost"
 	srv.AllowInsecureAuth = true
@@ -187,17 +189,37 @@ func (s *SMTPSink) Count(to string) int {
 	return n
 }
 
+// Seen returns every message whose data the sink has read, oldest first:
+// those it kept (Messages) and those FailNext refused or HoldNext held. A
+// test compares the attempts at one mail with it.
+func (s *SMTPSink) Seen() []SinkMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]SinkMessage(nil), s.seen...)
+}
+
 // WaitFor returns the first message to `to` (case-insensitive) whose subject
 // contains subjectPart (case-insensitive; "" = any), waiting up to timeout
 // for it to arrive. The timeout error lists what did arrive, by subject and
 // recipients only, since bodies hold tokens.
 func (s *SMTPSink) WaitFor(to, subjectPart string, timeout time.Duration) (SinkMessage, error) {
+	return s.wait(func() []SinkMessage { return s.msgs }, "received", to, subjectPart, timeout)
+}
+
+// WaitSeen is WaitFor over Seen: it also returns a message that was refused
+// or is being held.
+func (s *SMTPSink) WaitSeen(to, subjectPart string, timeout time.Duration) (SinkMessage, error) {
+	return s.wait(func() []SinkMessage { return s.seen }, "seen", to, subjectPart, timeout)
+}
+
+// wait looks through list, called with s.mu held, until a match arrives.
+func (s *SMTPSink) wait(list func() []SinkMessage, what, to, subjectPart string, timeout time.Duration) (SinkMessage, error) {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	part := strings.ToLower(subjectPart)
 	for {
 		s.mu.Lock()
-		for _, m := range s.msgs {
+		for _, m := range list() {
 			if m.sentTo(to) && strings.Contains(strings.ToLower(m.Subject), part) {
 				s.mu.Unlock()
 				return m, nil
@@ -209,14 +231,16 @@ func (s *SMTPSink) WaitFor(to, subjectPart string, timeout time.Duration) (SinkM
 		select {
 		case <-arrived:
 		case <-timer.C:
-			return SinkMessage{}, fmt.Errorf("testenv: smtp sink: no message to %q with subject containing %q within %s; received: %s",
-				to, subjectPart, timeout, s.summary())
+			s.mu.Lock()
+			got := summary(list())
+			s.mu.Unlock()
+			return SinkMessage{}, fmt.Errorf("testenv: smtp sink: no message to %q with subject containing %q within %s; %s: %s",
+				to, subjectPart, timeout, what, got)
 		}
 	}
 }
 
-func (s *SMTPSink) summary() string {
-	msgs := s.Messages()
+func summary(msgs []SinkMessage) string {
 	if len(msgs) == 0 {
 		return "nothing"
 	}
@@ -238,22 +262,45 @@ func (s *SMTPSink) FailNext(n int) {
 	s.mu.Unlock()
 }
 
-func (s *SMTPSink) takeFailure() bool {
+// HoldNext makes the next n DATA commands (once FailNext's are used up)
+// read the message and then never answer, like a relay that hangs before
+// its reply, until the client closes the connection (its deadline passed
+// or its process died) or the sink stops. A held message is in Seen, not in
+// Messages: the sender never learnt that it was accepted.
+func (s *SMTPSink) HoldNext(n int) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failNext > 0 {
-		s.failNext--
-		return true
-	}
-	return false
+	s.holdNext = n
+	s.mu.Unlock()
 }
 
-func (s *SMTPSink) keep(m SinkMessage) {
+// outcome is what the sink does with a message it has read.
+type outcome int
+
+const (
+	accept outcome = iota
+	refuse         // FailNext
+	hold           // HoldNext
+)
+
+// take decides the fate of the message m just read, and records it.
+func (s *SMTPSink) take(m SinkMessage) outcome {
 	s.mu.Lock()
-	s.msgs = append(s.msgs, m)
+	defer s.mu.Unlock()
+	o := accept
+	switch {
+	case s.failNext > 0:
+		s.failNext--
+		o = refuse
+	case s.holdNext > 0:
+		s.holdNext--
+		o = hold
+	default:
+		s.msgs = append(s.msgs, m)
+	}
+	s.seen = append(s.seen, m)
 	close(s.arrived)
 	s.arrived = make(chan struct{})
-	s.mu.Unlock()
+	return o
 }
 
 func (m SinkMessage) sentTo(to string) bool {
@@ -267,6 +314,7 @@ func (m SinkMessage) sentTo(to string) bool {
 
 type sinkSession struct {
 	sink     *SMTPSink
+	conn     *gosmtp.Conn
 	from     string
 	to       []string
 	authUser string
@@ -299,13 +347,31 @@ func (ss *sinkSession) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if ss.sink.takeFailure() {
-		return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure (testenv FailNext)"}
-	}
 	m := ParseSinkMessage(raw)
 	m.From, m.To, m.AuthUser = ss.from, append([]string(nil), ss.to...), ss.authUser
-	ss.sink.keep(m)
+	switch ss.sink.take(m) {
+	case refuse:
+		return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure (testenv FailNext)"}
+	case hold:
+		ss.holdUntilClosed()
+		return errors.New("testenv: smtp sink: held message dropped")
+	}
 	return nil
+}
+
+// holdUntilClosed waits without answering until the connection closes. A
+// client waiting for the reply to DATA sends nothing, so the read ends
+// only when the client hangs up or Stop closes the connection; no read
+// deadline applies, as a client that never hangs up is Stop's to end.
+func (ss *sinkSession) holdUntilClosed() {
+	c := ss.conn.Conn()
+	_ = c.SetReadDeadline(time.Time{})
+	buf := make([]byte, 512)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			return
+		}
+	}
 }
 
 func (ss *sinkSession) Reset() {

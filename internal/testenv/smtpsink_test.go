@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"net"
 	"net/smtp"
 	"strings"
 	"testing"
@@ -258,6 +259,97 @@ func TestSMTPSinkFailNext(t *testing.T) {
 	}
 	if got := s.Count("bob@example.test"); got != 1 {
 		t.Errorf("Count = %d, want 1 (failed attempts are not kept)", got)
+	}
+	if got := len(s.Seen()); got != 3 {
+		t.Errorf("len(Seen()) = %d, want 3 (failed attempts are seen)", got)
+	}
+}
+
+// TestSMTPSinkHoldNext: a held message is read but never answered until
+// the client hangs up; it is seen, not kept, and the next one goes through.
+func TestSMTPSinkHoldNext(t *testing.T) {
+	s := startTestSink(t)
+	s.HoldNext(1)
+	conn, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c, err := smtp.NewClient(conn, s.Host())
+	if err != nil {
+		t.Fatal(err)
+	}
+	replied := make(chan error, 1)
+	go func() {
+		replied <- func() error {
+			if err := c.Mail("sender@example.test"); err != nil {
+				return err
+			}
+			if err := c.Rcpt("bob@example.test"); err != nil {
+				return err
+			}
+			w, err := c.Data()
+			if err != nil {
+				return err
+			}
+			if _, err := w.Write(crlf(plainMsg)); err != nil {
+				return err
+			}
+			return w.Close() // waits for the reply to DATA
+		}()
+	}()
+	held, err := s.WaitSeen("bob@example.test", "plain", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held.From != "sender@example.test" || held.Header.Get("Subject") != "Plain hello" {
+		t.Errorf("held message %+v", held)
+	}
+	select {
+	case err := <-replied:
+		t.Fatalf("a held DATA was answered: %v", err)
+	default:
+	}
+	if n := len(s.Messages()); n != 0 {
+		t.Errorf("%d messages kept while the only one is held", n)
+	}
+	// The client hangs up, as a killed sender's kernel does.
+	conn.Close()
+	if err := <-replied; err == nil {
+		t.Error("the held DATA succeeded")
+	}
+	if err := smtp.SendMail(s.Addr(), nil, "sender@example.test", []string{"bob@example.test"}, crlf(plainMsg)); err != nil {
+		t.Fatalf("SendMail after the hold: %v", err)
+	}
+	if got, seen := s.Count("bob@example.test"), len(s.Seen()); got != 1 || seen != 2 {
+		t.Errorf("Count = %d, len(Seen()) = %d; want 1 kept of 2 seen", got, seen)
+	}
+	if _, err := s.WaitSeen("eve@example.test", "", 10*time.Millisecond); err == nil || !strings.Contains(err.Error(), "seen: ") {
+		t.Errorf("WaitSeen for nobody = %v, want a timeout listing what was seen", err)
+	}
+}
+
+// TestSMTPSinkCloseEndsAHold: Close ends a hold whose client never hangs up.
+func TestSMTPSinkCloseEndsAHold(t *testing.T) {
+	s := startTestSink(t)
+	s.HoldNext(1)
+	done := make(chan error, 1)
+	go func() {
+		done <- smtp.SendMail(s.Addr(), nil, "sender@example.test", []string{"bob@example.test"}, crlf(plainMsg))
+	}()
+	if _, err := s.WaitSeen("bob@example.test", "", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("the held send succeeded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close left the held client waiting")
 	}
 }
 
