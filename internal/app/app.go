@@ -173,6 +173,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Overrides) 
 		Now:              now,
 		Log:              log,
 	})
+	// The queue answers recovery and verification requests with the
+	// service that queued them.
+	a.queue.AnswerRequestsWith(a.Service)
 
 	checks := o.Checks
 	if checks == nil {

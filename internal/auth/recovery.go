@@ -15,14 +15,17 @@ type RequestRecovery struct {
 	Client Client
 }
 
-// RequestRecovery mails a reset link to the address if it has an account.
-// The caller answers 202 in every case: whether the address exists, or was
-// over its mail limit, is never revealed.
+// RequestRecovery asks for a reset link to the address. The caller answers
+// 202 in every case: whether the address exists, or was over its mail
+// limit, is never revealed, neither by the reply nor by its time, because
+// the request is only queued here (the same one write for every address)
+// and answered later (AnswerMailRequest).
 func (s *Service) RequestRecovery(ctx context.Context, cmd RequestRecovery) error {
-	identity, ok, err := s.mailRecipient(ctx, cmd.Email, cmd.Client)
-	if err != nil || !ok {
-		return err
-	}
+	return s.queueMailRequest(ctx, PurposeRecovery, cmd.Email, cmd.Client)
+}
+
+// sendRecovery mails a reset link to the identity.
+func (s *Service) sendRecovery(ctx context.Context, identity Identity, c Client) error {
 	email := identity.Email
 	token, hash, err := newToken()
 	if err != nil {
@@ -44,7 +47,7 @@ func (s *Service) RequestRecovery(ctx context.Context, cmd RequestRecovery) erro
 	if err != nil {
 		return err
 	}
-	s.audit(ctx, EventRecoveryRequested, &identity.ID, cmd.Client)
+	s.audit(ctx, EventRecoveryRequested, &identity.ID, c)
 	return nil
 }
 
@@ -123,19 +126,47 @@ func (s *Service) passwordChangedNotice(identity Identity) Mail {
 	}}
 }
 
-// mailRecipient finds the active identity a requested mail would go to.
-// ok is false, with no error, when no mail should go out: the address has
-// no account or is over its mail limit. The caller's reply is the same
-// either way. Only a malformed address, the per-IP limit and a failing
-// dependency are errors.
-func (s *Service) mailRecipient(ctx context.Context, rawEmail string, c Client) (Identity, bool, error) {
+// queueMailRequest checks what can be checked without knowing whether the
+// address has an account (its form, the client's limit) and queues the
+// request.
+func (s *Service) queueMailRequest(ctx context.Context, p Purpose, rawEmail string, c Client) error {
 	email, err := ParseEmail(rawEmail)
 	if err != nil {
-		return Identity{}, false, invalidField("email", err)
+		return invalidField("email", err)
 	}
 	if err := s.allowPerIP(ctx, "mail", c.IP, s.limits.MailRequestsIP); err != nil {
-		return Identity{}, false, err
+		return err
 	}
+	return s.outbox.QueueRequest(ctx, MailRequest{Purpose: p, Email: email, Client: c, RequestedAt: s.now().UTC()})
+}
+
+// AnswerMailRequest answers a queued request: a recovery link to an active
+// account, a verification link to an unverified one, within the address's
+// mail limit, and nothing otherwise. Only a failure is an error, after
+// which the request is tried again.
+func (s *Service) AnswerMailRequest(ctx context.Context, r MailRequest) error {
+	identity, ok, err := s.mailRecipient(ctx, r.Email)
+	if err != nil || !ok {
+		return err
+	}
+	switch r.Purpose {
+	case PurposeRecovery:
+		return s.sendRecovery(ctx, identity, r.Client)
+	case PurposeVerification:
+		if identity.EmailVerifiedAt != nil {
+			return nil
+		}
+		return s.sendVerification(ctx, identity)
+	}
+	s.log.ErrorContext(ctx, "mail request of an unknown purpose dropped", "purpose", string(r.Purpose))
+	return nil
+}
+
+// mailRecipient finds the active identity a requested mail would go to.
+// ok is false, with no error, when no mail should go out: the address has
+// no account or is over its mail limit. Only a failing dependency is an
+// error.
+func (s *Service) mailRecipient(ctx context.Context, email Email) (Identity, bool, error) {
 	if !s.mailAllowed(ctx, email) {
 		return Identity{}, false, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +13,32 @@ import (
 	"github.com/authd/authd/internal/auth/authtest"
 )
 
+// requestRecovery requests a recovery link and answers the request as the
+// queue's worker would; the first error of either is returned.
 func requestRecovery(e *env, email string) error {
-	return e.svc.RequestRecovery(context.Background(), auth.RequestRecovery{Email: email, Client: client})
+	if err := e.svc.RequestRecovery(context.Background(), auth.RequestRecovery{Email: email, Client: client}); err != nil {
+		return err
+	}
+	return e.answerRequests()
+}
+
+// resendVerification is requestRecovery for a verification link.
+func resendVerification(e *env, email string) error {
+	if err := e.svc.ResendVerification(context.Background(), auth.ResendVerification{Email: email, Client: client}); err != nil {
+		return err
+	}
+	return e.answerRequests()
+}
+
+// answerRequests answers every queued mail request, as the queue's worker
+// does after the client's reply.
+func (e *env) answerRequests() error {
+	for _, r := range e.Outbox.TakeRequests() {
+		if err := e.svc.AnswerMailRequest(context.Background(), r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func TestRequestRecovery(t *testing.T) {
@@ -214,7 +239,7 @@ func TestCompleteRecoveryInvalidTokens(t *testing.T) {
 		{"unknown", func(*testing.T, *env, string) string { return strings.Repeat("a", 43) }},
 		{"expired", func(_ *testing.T, e *env, mailed string) string { e.Clock.Advance(time.Hour); return mailed }},
 		{"a verification token", func(t *testing.T, e *env, _ string) string {
-			_ = e.svc.ResendVerification(context.Background(), auth.ResendVerification{Email: "ann@example.com"})
+			_ = resendVerification(e, "ann@example.com")
 			return tokenOf(t, e.lastMail(t, "ann@example.com", "verification"))
 		}},
 		{"the identity is gone", func(_ *testing.T, e *env, mailed string) string {
@@ -334,5 +359,66 @@ func TestMailExpiryWording(t *testing.T) {
 		if got := e.lastMail(t, "ann@example.com", "recovery").Data["Expiry"]; got != tt.want {
 			t.Errorf("TTL %v: Expiry %q, want %q", tt.ttl, got, tt.want)
 		}
+	}
+}
+
+// A request for a recovery or verification link does the same work for an
+// address with an account and one without: it is queued, and only its
+// answer, after the reply, looks the address up.
+func TestMailRequestsDoTheSameWorkForEveryAddress(t *testing.T) {
+	tests := []struct {
+		name    string
+		request func(e *env, email string) error
+	}{
+		{"recovery", func(e *env, email string) error {
+			return e.svc.RequestRecovery(context.Background(), auth.RequestRecovery{Email: email, Client: client})
+		}},
+		{"verification", func(e *env, email string) error {
+			return e.svc.ResendVerification(context.Background(), auth.ResendVerification{Email: email, Client: client})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.user(t, "ann@example.com")
+			calls := func(email string) map[string]int {
+				e.ResetCalls()
+				if err := tt.request(e, email); err != nil {
+					t.Fatal(err)
+				}
+				return e.CallCounts()
+			}
+			known, unknown := calls("ann@example.com"), calls("nobody@example.com")
+			if !maps.Equal(known, unknown) {
+				t.Errorf("a known address made %v, an unknown one %v", known, unknown)
+			}
+			if known["Identities.IdentityByEmail"] != 0 || known["Outbox.QueueRequest"] != 1 {
+				t.Errorf("calls %v: want the request queued and nothing looked up", known)
+			}
+			reqs := e.Outbox.TakeRequests()
+			if len(reqs) != 2 || reqs[0].Email.String() != "ann@example.com" || reqs[0].Client != client {
+				t.Fatalf("requests %+v", reqs)
+			}
+		})
+	}
+}
+
+// Answering a request retries on a failure and drops what it cannot do.
+func TestAnswerMailRequest(t *testing.T) {
+	e := newEnv(t)
+	ann := e.user(t, "ann@example.com")
+	req := auth.MailRequest{Purpose: auth.PurposeRecovery, Email: ann.Email, Client: client}
+	e.Identities.FailOn("IdentityByEmail", errAvailable)
+	if err := e.svc.AnswerMailRequest(context.Background(), req); err == nil {
+		t.Error("a failed look-up was not reported for a retry")
+	}
+	e.Heal()
+	req.Purpose = "nonsense"
+	if err := e.svc.AnswerMailRequest(context.Background(), req); err != nil {
+		t.Errorf("an unknown purpose = %v, want it dropped", err)
+	}
+	e.logs.wantLogged(t, slog.LevelError, "mail request of an unknown purpose dropped")
+	if e.Outbox.Len() != 0 {
+		t.Error("a mail was queued")
 	}
 }

@@ -83,6 +83,24 @@ type TokenStore interface {
 // exactly when the rows written with it commit.
 type Outbox interface {
 	Queue(ctx context.Context, m Mail) error
+	// QueueRequest keeps a request for a mail to an address that may have
+	// no account, to be answered (AnswerMailRequest) after the client has
+	// had its reply. Durable: a request queued is answered even if this
+	// instance dies.
+	QueueRequest(ctx context.Context, r MailRequest) error
+}
+
+// MailRequest is a request for a recovery link (PurposeRecovery) or a new
+// verification link (PurposeVerification) to an address. It is answered
+// apart from the request that made it, so that the reply costs the same
+// whether the address has an account or not: looking the account up,
+// issuing a token and queuing its mail are work only a known address
+// would cost.
+type MailRequest struct {
+	Purpose     Purpose
+	Email       Email
+	Client      Client
+	RequestedAt time.Time
 }
 
 // ErrTokenInvalid is the one answer for an unknown, used, expired or voided

@@ -42,14 +42,11 @@ type ResendVerification struct {
 	Client Client
 }
 
-// ResendVerification mails a new verification link to an unverified
-// address that has an account; the reply is the same for every address.
+// ResendVerification asks for a new verification link to an unverified
+// address that has an account; the reply, and its time, are the same for
+// every address (see RequestRecovery).
 func (s *Service) ResendVerification(ctx context.Context, cmd ResendVerification) error {
-	identity, ok, err := s.mailRecipient(ctx, cmd.Email, cmd.Client)
-	if err != nil || !ok || identity.EmailVerifiedAt != nil {
-		return err
-	}
-	return s.sendVerification(ctx, identity)
+	return s.queueMailRequest(ctx, PurposeVerification, cmd.Email, cmd.Client)
 }
 
 // SendVerificationCode is behind POST /auth/verify/code/send: a new code

@@ -435,3 +435,49 @@ func TestRecoveryUnlocksTheAccount(t *testing.T) {
 	wantStatus(t, ts.client().do(http.MethodPost, "/api/v1/auth/recovery/complete", map[string]string{"token": token, "password": fresh}), http.StatusNoContent)
 	wantStatus(t, ts.client().do(http.MethodPost, "/api/v1/auth/login", credentials{Identifier: cr.Identifier, Password: fresh}), http.StatusOK)
 }
+
+// TestMailRequestWorkDoesNotRevealAccounts: a request for a recovery or a
+// verification link makes the same calls and the same one write for an
+// address with an account and one without: it is queued, and looked up
+// only when it is answered, after the reply. (Wall-clock times are a
+// figure of make bench, not a test.)
+func TestMailRequestWorkDoesNotRevealAccounts(t *testing.T) {
+	log := &callLog{}
+	ts := newServer(t, serverOptions{
+		// No workers here: the answers, which do differ, would run among
+		// the calls being compared.
+		env:            map[string]string{"MAIL_WORKERS": "0", "MAIL_REQUESTS_PER_IP": "100"},
+		valkey:         loggedValkey{Client: testValkey, log: log},
+		wrapIdentities: func(s auth.IdentityStore) auth.IdentityStore { return loggedStore{s, log} },
+	})
+	cr := ts.client().register(t)
+	jobs := func() int {
+		var n int
+		if err := testDB.Pool().QueryRow(context.Background(), `SELECT count(*) FROM river_job`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, path := range []string{"/api/v1/auth/recovery", "/api/v1/auth/verify/link"} {
+		t.Run(path, func(t *testing.T) {
+			request := func(email string) (calls []string, writes int) {
+				t.Helper()
+				log.take()
+				before := jobs()
+				wantStatus(t, ts.client().do(http.MethodPost, path, map[string]string{"email": email}), http.StatusAccepted)
+				return log.take(), jobs() - before
+			}
+			known, knownWrites := request(cr.Identifier)
+			unknown, unknownWrites := request(newEmail("nobody"))
+			if !slices.Equal(known, unknown) {
+				t.Fatalf("a known and an unknown address make different calls:\nknown:   %v\nunknown: %v", known, unknown)
+			}
+			if slices.Contains(known, "store.IdentityByEmail") {
+				t.Errorf("the address was looked up before the reply: %v", known)
+			}
+			if knownWrites != 1 || unknownWrites != 1 {
+				t.Errorf("jobs written: %d for a known address, %d for an unknown one; want 1 each", knownWrites, unknownWrites)
+			}
+		})
+	}
+}

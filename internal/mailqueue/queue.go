@@ -71,10 +71,11 @@ const queueName = "mail"
 
 // Queue queues mails and, when it has workers, sends them.
 type Queue struct {
-	working bool // false for an insert-only queue
-	client  *river.Client[pgx.Tx]
-	sealer  *sealer
-	metrics *metrics
+	working  bool // false for an insert-only queue
+	client   *river.Client[pgx.Tx]
+	sealer   *sealer
+	metrics  *metrics
+	requests *requestWorker // answers mail requests; idle in an insert-only queue
 }
 
 // New builds the queue over pool. Call Start to run the workers.
@@ -85,9 +86,11 @@ func New(pool *pgxpool.Pool, sender Sender, purge Purger, cfg Config, reg promet
 	}
 	m := newMetrics(reg)
 	rc := riverConfig(cfg, log)
+	requests := &requestWorker{sealer: s, cfg: cfg, log: log, metrics: m}
 	if cfg.Workers > 0 {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &sendWorker{sealer: s, sender: sender, cfg: cfg, log: log, metrics: m})
+		river.AddWorker(workers, requests)
 		river.AddWorker(workers, &purgeWorker{purge: purge, log: log})
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{
@@ -104,7 +107,7 @@ func New(pool *pgxpool.Pool, sender Sender, purge Purger, cfg Config, reg promet
 	if err != nil {
 		return nil, fmt.Errorf("mailqueue: %w", err)
 	}
-	return &Queue{working: cfg.Workers > 0, client: client, sealer: s, metrics: m}, nil
+	return &Queue{working: cfg.Workers > 0, client: client, sealer: s, metrics: m, requests: requests}, nil
 }
 
 // rescueMargin is how long past JobTimeout (the longest deadline of any

@@ -9,17 +9,19 @@ import (
 	"github.com/authd/authd/internal/auth"
 )
 
-// Outbox is an in-memory auth.Outbox that records the mails queued.
+// Outbox is an in-memory auth.Outbox that records the mails and the mail
+// requests queued.
 type Outbox struct {
 	Probe
-	mu    sync.Mutex
-	mails []auth.Mail
+	mu       sync.Mutex
+	mails    []auth.Mail
+	requests []auth.MailRequest
 }
 
 var _ auth.Outbox = (*Outbox)(nil)
 
 // NewOutbox returns an empty outbox.
-func NewOutbox() *Outbox { return &Outbox{Probe: newProbe("Queue")} }
+func NewOutbox() *Outbox { return &Outbox{Probe: newProbe("Queue", "QueueRequest")} }
 
 func (o *Outbox) Queue(_ context.Context, m auth.Mail) error {
 	if err := o.enter("Queue"); err != nil {
@@ -30,6 +32,26 @@ func (o *Outbox) Queue(_ context.Context, m auth.Mail) error {
 	defer o.mu.Unlock()
 	o.mails = append(o.mails, m)
 	return nil
+}
+
+func (o *Outbox) QueueRequest(_ context.Context, r auth.MailRequest) error {
+	if err := o.enter("QueueRequest"); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.requests = append(o.requests, r)
+	return nil
+}
+
+// TakeRequests returns the mail requests queued since the last call, in
+// order, and forgets them: the queue's worker has them now.
+func (o *Outbox) TakeRequests() []auth.MailRequest {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := o.requests
+	o.requests = nil
+	return out
 }
 
 // Mails returns the mails queued so far, in order.
@@ -60,11 +82,11 @@ func (o *Outbox) Len() int {
 
 func (o *Outbox) snapshot() (restore func()) {
 	o.mu.Lock()
-	saved := slices.Clone(o.mails)
+	saved, savedRequests := slices.Clone(o.mails), slices.Clone(o.requests)
 	o.mu.Unlock()
 	return func() {
 		o.mu.Lock()
 		defer o.mu.Unlock()
-		o.mails = saved
+		o.mails, o.requests = saved, savedRequests
 	}
 }
