@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/authd/authd/internal/config"
+	"github.com/authd/authd/internal/logging"
 	"github.com/authd/authd/internal/postgres"
 	"github.com/authd/authd/migrations"
 )
@@ -28,7 +29,9 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("cannot reach PostgreSQL (DATABASE_URL): %w", err)
 	}
 	defer db.Close()
-	m, err := postgres.NewMigrator(db, migrations.FS)
+	// The backfill after `up` logs the rows it had to leave as they were;
+	// stdout keeps the one-line answer.
+	m, err := postgres.NewMigrator(db, migrations.FS, postgres.WithLogger(logging.New(stderr, cfg.LogLevel)))
 	if err != nil {
 		return err
 	}

@@ -305,7 +305,7 @@ func (a *App) Close() {
 
 // MigrateUp applies the embedded migrations.
 func MigrateUp(ctx context.Context, db *postgres.DB, log *slog.Logger) error {
-	m, err := postgres.NewMigrator(db, migrations.FS)
+	m, err := postgres.NewMigrator(db, migrations.FS, postgres.WithLogger(log))
 	if err != nil {
 		return err
 	}

@@ -70,7 +70,9 @@ func (p PasswordPolicy) Check(raw string, email Email, username string) (Passwor
 func containsIdentifier(lowerPassword string, email Email, username string) bool {
 	// The whole address, not its local part: a local part such as "test"
 	// is too short a word to forbid inside every password.
-	if !email.IsZero() && strings.Contains(lowerPassword, email.String()) {
+	// Both forms of an internationalised domain: the user typed the
+	// Unicode one, the canonical form has A-labels.
+	if !email.IsZero() && (strings.Contains(lowerPassword, email.String()) || strings.Contains(lowerPassword, email.Unicode())) {
 		return true
 	}
 	return username != "" && strings.Contains(lowerPassword, strings.ToLower(username))

@@ -9,7 +9,10 @@ import (
 
 // IdentityStore persists identities. Lookups of a missing identity return
 // an error of KindNotFound; a duplicate e-mail or username on create or
-// update returns ErrEmailTaken or ErrUsernameTaken.
+// update returns ErrEmailTaken or ErrUsernameTaken. E-mails are compared in
+// their canonical form (ParseEmail's) ignoring case; two usernames are
+// duplicates when they differ only in case or share their UsernameKey
+// (look-alikes).
 type IdentityStore interface {
 	CreateIdentity(ctx context.Context, id Identity) error
 	IdentityByEmail(ctx context.Context, email Email) (Identity, error)

@@ -17,7 +17,8 @@ type UpdateProfile struct {
 }
 
 // UpdateProfile changes the identity's traits. A username taken by another
-// identity (in any letter case) is a conflict.
+// identity (in any letter case, or a look-alike of it: UsernameKey) is a
+// conflict.
 func (s *Service) UpdateProfile(ctx context.Context, cmd UpdateProfile) (Identity, error) {
 	identity, err := s.activeIdentity(ctx, cmd.IdentityID)
 	if err != nil {

@@ -23,12 +23,14 @@ func NewIdentityStore(db *DB) *IdentityStore { return &IdentityStore{db: db} }
 const identityColumns = `id, email, email_verified_at, username, geo_location, password_hash, state, created_at, updated_at`
 
 // CreateIdentity inserts a new identity; a taken e-mail or username (in any
-// letter case) gives auth.ErrEmailTaken or auth.ErrUsernameTaken.
+// letter case, or a look-alike of it: auth.UsernameKey) gives
+// auth.ErrEmailTaken or auth.ErrUsernameTaken.
 func (s *IdentityStore) CreateIdentity(ctx context.Context, i auth.Identity) error {
 	ctx, cancel := s.db.deadline(ctx)
 	defer cancel()
-	_, err := s.db.q.Exec(ctx, `INSERT INTO identities (`+identityColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
-		i.ID, i.Email.String(), i.EmailVerifiedAt, nullable(i.Username), nullable(i.GeoLocation), i.PasswordHash, string(i.State), i.CreatedAt, i.UpdatedAt)
+	_, err := s.db.q.Exec(ctx, `INSERT INTO identities (`+identityColumns+`, username_key) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
+		i.ID, i.Email.String(), i.EmailVerifiedAt, nullable(i.Username), nullable(i.GeoLocation), i.PasswordHash, string(i.State), i.CreatedAt, i.UpdatedAt,
+		usernameKey(i.Username))
 	if err != nil {
 		return uniqueViolation(err, "postgres: create identity")
 	}
@@ -66,12 +68,17 @@ func (s *IdentityStore) UpdatePasswordHash(ctx context.Context, id uuid.UUID, ha
 }
 
 // UpdateProfile replaces the traits; a username taken by another identity
-// gives auth.ErrUsernameTaken.
+// (or a look-alike of it) gives auth.ErrUsernameTaken. The key changes with
+// the username only: an unchanged username keeps the key it has, so that
+// a row left without one by the backfill (an older identity has its key)
+// can still change its location.
 func (s *IdentityStore) UpdateProfile(ctx context.Context, id uuid.UUID, username, geoLocation string, at time.Time) error {
 	ctx, cancel := s.db.deadline(ctx)
 	defer cancel()
-	tag, err := s.db.q.Exec(ctx, `UPDATE identities SET username = $2, geo_location = $3, updated_at = $4 WHERE id = $1`,
-		id, nullable(username), nullable(geoLocation), at)
+	tag, err := s.db.q.Exec(ctx, `UPDATE identities SET username = $2, geo_location = $3, updated_at = $4,
+		username_key = CASE WHEN username IS NOT DISTINCT FROM $2 THEN username_key ELSE $5 END
+		WHERE id = $1`,
+		id, nullable(username), nullable(geoLocation), at, usernameKey(username))
 	if err != nil {
 		return uniqueViolation(err, "postgres: update profile")
 	}
@@ -126,11 +133,21 @@ func uniqueViolation(err error, op string) error {
 		switch pgErr.ConstraintName {
 		case "identities_email_key":
 			return auth.ErrEmailTaken
-		case "identities_username_key":
+		case "identities_username_key", "identities_username_skeleton_key":
 			return auth.ErrUsernameTaken
 		}
 	}
 	return classify(op, err)
+}
+
+// usernameKey is the username_key column of a username: NULL for no
+// username, and for the empty key of a username made of invisible
+// characters only (which auth.ParseUsername refuses).
+func usernameKey(username string) *string {
+	if username == "" {
+		return nil
+	}
+	return nullable(auth.UsernameKey(username))
 }
 
 func nullable(s string) *string {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io/fs"
+	"log/slog"
 
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -13,13 +14,27 @@ import (
 
 // Migrator applies the embedded goose migrations. It takes a PostgreSQL
 // session lock, so instances that start together migrate one at a time.
+// After the migrations, Up fills in the data that authd computes and
+// SQL cannot (backfill.go).
 type Migrator struct {
 	provider *goose.Provider
 	sqlDB    *sql.DB
+	db       *DB
+	log      *slog.Logger
+	batch    int // rows per backfill statement
+}
+
+// MigratorOption configures a Migrator.
+type MigratorOption func(*Migrator)
+
+// WithLogger sets where the backfill reports what it did and the rows it
+// had to leave as they were; the default is slog.Default().
+func WithLogger(log *slog.Logger) MigratorOption {
+	return func(m *Migrator) { m.log = log }
 }
 
 // NewMigrator builds a goose provider over the pool and the migration files.
-func NewMigrator(db *DB, migrations fs.FS) (*Migrator, error) {
+func NewMigrator(db *DB, migrations fs.FS, opts ...MigratorOption) (*Migrator, error) {
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
 		return nil, fmt.Errorf("postgres: migration lock: %w", err)
@@ -31,14 +46,24 @@ func NewMigrator(db *DB, migrations fs.FS) (*Migrator, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("postgres: migrations: %w", err)
 	}
-	return &Migrator{provider: p, sqlDB: sqlDB}, nil
+	m := &Migrator{provider: p, sqlDB: sqlDB, db: db, log: slog.Default(), batch: defaultBackfillBatch}
+	for _, o := range opts {
+		o(m)
+	}
+	return m, nil
 }
 
-// Up applies every pending migration and returns how many it applied.
+// Up applies every pending migration, then runs the backfill (also when
+// no migration was pending: it picks up rows that an older authd wrote
+// during a rolling upgrade, and after a goose CLI run it does what the CLI
+// cannot). It returns how many migrations it applied.
 func (m *Migrator) Up(ctx context.Context) (int, error) {
 	res, err := m.provider.Up(ctx)
 	if err != nil {
 		return len(res), fmt.Errorf("postgres: migrate up: %w", err)
+	}
+	if err := m.backfill(ctx); err != nil {
+		return len(res), err
 	}
 	return len(res), nil
 }

@@ -114,6 +114,87 @@ func TestIdentityStore(t *testing.T, newStore func(t *testing.T) auth.IdentitySt
 		wantIdentity(t, "the first owner", s, ann)
 	})
 
+	t.Run("look-alike usernames are one username", func(t *testing.T) {
+		s := newStore(t)
+		u := unique()
+		owner := contractIdentity(t, "chaos", "")
+		owner.Username = "chaos_" + u
+		createIdentity(t, s, owner)
+		tests := []struct {
+			name     string
+			username string
+			want     error
+		}{
+			{"fullwidth letters", "\uff43\uff48\uff41\uff4f\uff53_" + u, auth.ErrUsernameTaken},
+			{"all-Cyrillic look-alike", "\u0441\u04bb\u0430\u043e\u0455_" + u, auth.ErrUsernameTaken},
+			{"all-Cyrillic capitals", "\u0421\u04ba\u0410\u041e\u0405_" + u, auth.ErrUsernameTaken},
+			{"digit zero for o", "cha0s_" + u, auth.ErrUsernameTaken},
+			{"with an invisible character", "cha\u200bos_" + u, auth.ErrUsernameTaken},
+			{"another username", "chaoss_" + u, nil},
+		}
+		for _, tt := range tests {
+			i := contractIdentity(t, "lookalike", "")
+			i.Username = tt.username
+			err := s.CreateIdentity(t.Context(), i)
+			if tt.want == nil {
+				if err != nil {
+					t.Errorf("%s: CreateIdentity(%+q) = %v, want success", tt.name, tt.username, err)
+				}
+				continue
+			}
+			wantIs(t, tt.name+": CreateIdentity", err, tt.want)
+			if _, err := s.IdentityByID(t.Context(), i.ID); auth.ErrorKind(err) != auth.KindNotFound {
+				t.Errorf("%s: the refused identity was stored (IdentityByID = %v)", tt.name, err)
+			}
+		}
+		wantIdentity(t, "the first owner", s, owner)
+	})
+
+	t.Run("update profile to a look-alike username", func(t *testing.T) {
+		s := newStore(t)
+		u := unique()
+		ann := contractIdentity(t, "ann", "")
+		ann.Username = "scope_" + u
+		createIdentity(t, s, ann)
+		bob := createIdentity(t, s, contractIdentity(t, "bob", "bob"))
+		lookalike := "\u0455\u0441\u043e\u0440\u0435_" + u // Cyrillic
+		at := contractTime.Add(time.Minute)
+		wantIs(t, "another's look-alike: UpdateProfile", s.UpdateProfile(t.Context(), bob.ID, lookalike, "", at), auth.ErrUsernameTaken)
+		wantIdentity(t, "after the refused change", s, bob)
+		// Her own look-alike is still her username.
+		check(t, "own look-alike: UpdateProfile", s.UpdateProfile(t.Context(), ann.ID, lookalike, "Oslo", at))
+		ann.Username, ann.GeoLocation, ann.UpdatedAt = lookalike, "Oslo", at
+		wantIdentity(t, "after her own look-alike", s, ann)
+		// A cleared username frees every look-alike of it.
+		check(t, "clear: UpdateProfile", s.UpdateProfile(t.Context(), ann.ID, "", "Oslo", at))
+		check(t, "freed: UpdateProfile", s.UpdateProfile(t.Context(), bob.ID, "scope_"+u, "", at))
+	})
+
+	t.Run("e-mail is unique in its canonical form", func(t *testing.T) {
+		s := newStore(t)
+		local := "idn-" + unique()
+		parse := func(raw string) auth.Email {
+			t.Helper()
+			e, err := auth.ParseEmail(raw)
+			check(t, "ParseEmail("+raw+")", err)
+			return e
+		}
+		first := contractIdentity(t, "x", "")
+		first.Email = parse(local + "@b\u00fccher.example")
+		if want := local + "@xn--bcher-kva.example"; first.Email.String() != want {
+			t.Fatalf("ParseEmail gave %s, want the A-label form %s", first.Email, want)
+		}
+		createIdentity(t, s, first)
+		second := contractIdentity(t, "y", "")
+		second.Email = parse(local + "@xn--bcher-kva.example")
+		wantIs(t, "the punycode form: CreateIdentity", s.CreateIdentity(t.Context(), second), auth.ErrEmailTaken)
+		got, err := s.IdentityByEmail(t.Context(), parse(strings.ToUpper(local)+"@B\u00dcCHER.example"))
+		if err != nil || got.ID != first.ID {
+			t.Errorf("IdentityByEmail(the Unicode form in capitals) = %v, %v; want %v", got.ID, err, first.ID)
+		}
+		wantIdentity(t, "the first owner", s, first)
+	})
+
 	t.Run("update password hash", func(t *testing.T) {
 		s := newStore(t)
 		ann := createIdentity(t, s, contractIdentity(t, "ann", "ann"))

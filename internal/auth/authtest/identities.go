@@ -13,8 +13,10 @@ import (
 )
 
 // Identities is an in-memory auth.IdentityStore. Like the SQL store, e-mail
-// addresses and usernames are unique regardless of letter case, a missing
-// identity is auth.ErrNotFound and a conflict is auth.ErrEmailTaken or
+// addresses are unique in their canonical form (auth.ParseEmail's, compared
+// regardless of letter case), usernames regardless of letter case and by
+// auth.UsernameKey (look-alikes are one username), a missing identity is
+// auth.ErrNotFound and a conflict is auth.ErrEmailTaken or
 // auth.ErrUsernameTaken.
 type Identities struct {
 	Probe
@@ -81,15 +83,26 @@ func (s *Identities) conflict(self uuid.UUID, email, username string) error {
 			return auth.ErrEmailTaken
 		}
 	}
+	if username == "" {
+		return nil
+	}
+	key := auth.UsernameKey(username)
 	for _, o := range s.ids {
-		if o.ID == self {
+		if o.ID == self || o.Username == "" {
 			continue
 		}
-		if username != "" && sameLower(o.Username, username) {
+		if sameLower(o.Username, username) || sameKey(o.Username, key) {
 			return auth.ErrUsernameTaken
 		}
 	}
 	return nil
+}
+
+// sameKey reports whether username has that auth.UsernameKey. An empty key
+// (a username of invisible characters only, which auth.ParseUsername
+// refuses) is no key, as the SQL store stores NULL for it.
+func sameKey(username, key string) bool {
+	return key != "" && auth.UsernameKey(username) == key
 }
 
 func (s *Identities) IdentityByEmail(_ context.Context, email auth.Email) (auth.Identity, error) {
@@ -128,8 +141,13 @@ func (s *Identities) UpdatePasswordHash(_ context.Context, id uuid.UUID, hash st
 
 func (s *Identities) UpdateProfile(_ context.Context, id uuid.UUID, username, geoLocation string, at time.Time) error {
 	return s.update("UpdateProfile", id, func(i *auth.Identity) error {
-		if err := s.conflict(id, "", username); err != nil {
-			return err
+		// A username kept as it is is not checked again, as the SQL store
+		// keeps its key: a row that lost a key collision before the key
+		// existed can still change its location.
+		if username != i.Username {
+			if err := s.conflict(id, "", username); err != nil {
+				return err
+			}
 		}
 		i.Username, i.GeoLocation, i.UpdatedAt = username, geoLocation, at
 		return nil
