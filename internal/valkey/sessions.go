@@ -118,13 +118,20 @@ func (m *Sessions) endOldest(ctx context.Context, started auth.Session) error {
 	if err != nil {
 		return err
 	}
-	for i := 0; len(live)-i > m.perIdentity; i++ {
-		if live[i].HashedToken == started.Key {
+	// The new session may sort among the oldest (sessions started in the
+	// same millisecond sort by key): it is passed over, not counted.
+	excess := len(live) - m.perIdentity
+	for _, r := range live {
+		if excess <= 0 {
+			break
+		}
+		if r.HashedToken == started.Key {
 			continue
 		}
-		if err := m.index.End(ctx, started.IdentityID.String(), live[i].HashedToken); err != nil {
+		if err := m.index.End(ctx, started.IdentityID.String(), r.HashedToken); err != nil {
 			return err
 		}
+		excess--
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package valkey
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -52,5 +53,26 @@ func TestSessionGenerationField(t *testing.T) {
 	}
 	if g, err := m.Generation(t.Context(), id); err != nil || g != gen {
 		t.Errorf("Generation after all that = %d, %v; want %d", g, err, gen)
+	}
+}
+
+// Sessions started in the same millisecond sort by key, so the new one may
+// sort among the oldest: the cap must still hold after every start.
+func TestSessionCapWithSessionsOfOneMillisecond(t *testing.T) {
+	m := NewSessions(contractHandle(t), 24*time.Hour, time.Minute, 2)
+	id, now := uuid.New(), time.Now().UTC()
+	for i := range 12 {
+		started, err := m.Start(t.Context(), auth.Session{IdentityID: id, AuthenticatedAt: now, CreatedAt: now, LastSeenAt: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := m.List(t.Context(), id, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) > 2 || !slices.ContainsFunc(list, func(s auth.Session) bool { return s.Key == started.Key }) {
+			t.Fatalf("after start %d: %d live sessions (the new one among them: %v), want at most 2 with it",
+				i+1, len(list), slices.ContainsFunc(list, func(s auth.Session) bool { return s.Key == started.Key }))
+		}
 	}
 }
