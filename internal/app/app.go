@@ -9,9 +9,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"time"
 
@@ -34,6 +36,7 @@ import (
 	"github.com/authd/authd/internal/smtp"
 	"github.com/authd/authd/internal/valkey"
 	"github.com/authd/authd/migrations"
+	"github.com/authd/authd/web"
 )
 
 // Overrides replace or wrap parts of the graph. The zero value builds what
@@ -185,14 +188,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Overrides) 
 			"valkey":   func(ctx context.Context) error { return valkey.Ping(ctx, vc) },
 		}
 	}
+	var webFiles fs.FS
+	switch {
+	case cfg.WebUI && cfg.WebUIDir != "":
+		webFiles = os.DirFS(cfg.WebUIDir)
+	case cfg.WebUI:
+		webFiles = web.Files
+	}
 	a.Handler, err = httpapi.New(a.Service, checks, httpapi.Config{
 		Cookie:    httpapi.Cookie{Name: cfg.CookieName, Domain: cfg.CookieDomain, Secure: cfg.CookieSecure},
 		BodyLimit: cfg.BodyLimitBytes, ReadyTimeout: cfg.DependencyTimeout, OpenAPI: api.OpenAPI,
 		TrustedProxies: cfg.TrustedProxies, CORSOrigins: cfg.CORSOrigins, TrustedOrigins: cfg.CSRFTrustedOrigins,
-		MaxInFlight: cfg.MaxInFlight,
+		MaxInFlight: cfg.MaxInFlight, Web: webFiles,
 	}, a.Registry, log)
 	if err != nil {
-		return nil, fmt.Errorf("config: CORS_ALLOWED_ORIGINS / CSRF_TRUSTED_ORIGINS: %w", err)
+		return nil, fmt.Errorf("config: CORS_ALLOWED_ORIGINS / CSRF_TRUSTED_ORIGINS / WEB_UI_DIR: %w", err)
 	}
 	return a, nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +82,8 @@ type Config struct {
 
 	ProfileCacheTTL time.Duration
 	MaxInFlight     int
+	WebUI           bool
+	WebUIDir        string
 	MaxConnections  int
 	// MaxConnectionsPerClient caps one client IP's share of MaxConnections.
 	MaxConnectionsPerClient int
@@ -307,6 +310,19 @@ func settings() []setting {
 			parse: func(c *Config, v string) (err error) { c.CORSOrigins, err = parseOrigins(v); return }},
 		{name: "CSRF_TRUSTED_ORIGINS", def: fixed(""), help: "Comma-separated extra origins allowed to send state-changing requests (e.g. an SPA dev server on another port).",
 			parse: func(c *Config, v string) (err error) { c.CSRFTrustedOrigins, err = parseOrigins(v); return }},
+		{name: "WEB_UI", def: fixed("true"), help: "Serve the bundled web app at / (sign in, sign up, recovery, settings); false for an API-only deployment.",
+			parse: func(c *Config, v string) (err error) { c.WebUI, err = parseBool(v); return }},
+		{name: "WEB_UI_DIR", def: fixed(""), help: "Serve the web app from this directory instead of the copy in the binary (for working on web/); empty: the binary's.",
+			parse: func(c *Config, v string) error {
+				if v == "" {
+					return nil
+				}
+				if st, err := os.Stat(v); err != nil || !st.IsDir() {
+					return errors.New("must be a directory")
+				}
+				c.WebUIDir = v
+				return nil
+			}},
 		{name: "REGISTRATION_MODE", def: fixed("open"), help: "open: register logs in and a taken e-mail is 409; strict: 202 for every registration, login only after verification.",
 			parse: func(c *Config, v string) error {
 				switch strings.ToLower(v) {

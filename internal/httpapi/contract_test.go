@@ -53,6 +53,10 @@ func loadContract() (*contract, error) {
 	// text to schemas of type string and keep the structural decoding for
 	// any other schema.
 	openapi3filter.RegisterBodyDecoder("application/yaml", contractYAMLDecoder)
+	// The web app's files are documented as strings of their types.
+	for _, ct := range []string{"text/html", "text/javascript", "text/css", "image/svg+xml"} {
+		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
+	}
 	if openapi3filter.RegisteredBodyDecoder("application/problem+json") == nil {
 		openapi3filter.RegisterBodyDecoder("application/problem+json", openapi3filter.JSONBodyDecoder)
 	}

@@ -7,6 +7,8 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"time"
@@ -67,6 +69,9 @@ type Config struct {
 	TrustedOrigins []string
 	// MaxInFlight caps concurrent API requests; more are shed with 503.
 	MaxInFlight int
+	// Web is the web app (index.html and static/), served at /; nil
+	// serves none (WEB_UI=false).
+	Web fs.FS
 }
 
 // Server holds the collaborators of the handlers.
@@ -104,5 +109,8 @@ func New(identities Identities, checks map[string]Check, cfg Config, reg *promet
 	}
 	e.Use(csrf, s.bodyLimit)
 	s.routes(e, reg)
+	if err := s.webRoutes(e); err != nil {
+		return nil, fmt.Errorf("web app: %w", err)
+	}
 	return e, nil
 }
