@@ -11,19 +11,24 @@ RUN_ENV ?= DEV_MODE=true AUTO_MIGRATE=true \
 	VALKEY_URL=$${VALKEY_URL:-redis://127.0.0.1:6379/0} \
 	PUBLIC_URL=$${PUBLIC_URL:-http://localhost:8080}
 
-.PHONY: run test build migrate lint services fuzz clean bench
+.PHONY: run test test-e2e build migrate lint services fuzz clean bench
 
 ## run: start PostgreSQL, Valkey and a Mailpit inbox if needed, then authd in dev mode on :8080
 run: build
 	@scripts/services.sh --database $(DB_NAME) --mail
 	$(RUN_ENV) ./$(BIN) serve
 
-## test: start what the tests need, then run every test (unit, integration, fuzz seed corpora) and print the total coverage
+## test: start what the tests need, then run every test (unit, integration, fuzz seed corpora, the browser tests) and print the total coverage
 test:
 	@scripts/services.sh --install-mailpit
 	@mkdir -p bin
 	$(GO) test -count=1 -race -timeout 12m -coverprofile=bin/cover.out $(PKGS)
 	@$(GO) tool cover -func=bin/cover.out | tail -n 1
+	@scripts/e2e.sh
+
+## test-e2e: the web app's browser tests alone, in headless Chromium (installs Chromium and the npm packages if missing)
+test-e2e:
+	@scripts/e2e.sh
 
 ## build: compile the authd binary into bin/
 build:
