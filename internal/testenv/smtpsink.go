@@ -36,6 +36,7 @@ type SMTPSink struct {
 	mu       sync.Mutex
 	addr     string // fixed by the first listen, so Restart can reuse it
 	srv      *gosmtp.Server
+	ln       net.Listener  // the running server's, closed by Stop itself
 	served   chan struct{} // closed when the running Serve returns
 	closed   bool
 	msgs     []SinkMessage
@@ -88,7 +89,7 @@ func (s *SMTPSink) serve(ln net.Listener) {
 	srv.ErrorLog = log.New(io.Discard, "", 0)
 
 	served := make(chan struct{})
-	s.srv, s.served = srv, served
+	s.srv, s.ln, s.served = srv, ln, served
 	go func() {
 		defer close(served)
 		_ = srv.Serve(ln)
@@ -125,12 +126,16 @@ func (s *SMTPSink) Close() error {
 // "connection refused", as with a relay that is down.
 func (s *SMTPSink) Stop() error {
 	s.mu.Lock()
-	srv, served := s.srv, s.served
-	s.srv, s.served = nil, nil
+	srv, ln, served := s.srv, s.ln, s.served
+	s.srv, s.ln, s.served = nil, nil, nil
 	s.mu.Unlock()
 	if srv == nil {
 		return nil
 	}
+	// The listener is closed here, not only by srv.Close: a Stop right
+	// after the start can come before Serve has registered it, and
+	// srv.Close would then leave Serve accepting for ever (a hung TestMain).
+	_ = ln.Close()
 	err := srv.Close()
 	<-served
 	if errors.Is(err, net.ErrClosed) {

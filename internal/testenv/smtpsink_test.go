@@ -377,3 +377,25 @@ func TestLinkToken(t *testing.T) {
 		})
 	}
 }
+
+// A sink closed at once, before its server has begun to accept, stops:
+// srv.Close alone left such a Serve accepting for ever, and a TestMain that
+// ran no test hung until its timeout.
+func TestSMTPSinkClosedAtOnceStops(t *testing.T) {
+	for range 200 {
+		s, err := StartSMTPSink()
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- s.Close() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("Close did not return")
+		}
+	}
+}
