@@ -199,7 +199,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Overrides) 
 		Cookie:    httpapi.Cookie{Name: cfg.CookieName, Domain: cfg.CookieDomain, Secure: cfg.CookieSecure},
 		BodyLimit: cfg.BodyLimitBytes, ReadyTimeout: cfg.DependencyTimeout, OpenAPI: api.OpenAPI,
 		TrustedProxies: cfg.TrustedProxies, CORSOrigins: cfg.CORSOrigins, TrustedOrigins: cfg.CSRFTrustedOrigins,
-		MaxInFlight: cfg.MaxInFlight, Web: webFiles,
+		MaxInFlight: cfg.MaxInFlight, ShedDelay: cfg.ShedDelay, Web: webFiles,
 	}, a.Registry, log)
 	if err != nil {
 		return nil, fmt.Errorf("config: CORS_ALLOWED_ORIGINS / CSRF_TRUSTED_ORIGINS / WEB_UI_DIR: %w", err)

@@ -38,6 +38,9 @@ func (s *Service) ChangePassword(ctx context.Context, cmd ChangePassword) (Passw
 	if !cmd.Session.Live() {
 		return PasswordChanged{}, ErrUnauthenticated
 	}
+	if err := s.admitHash(); err != nil {
+		return PasswordChanged{}, err
+	}
 	identity, err := s.activeIdentity(ctx, cmd.Session.IdentityID)
 	if err != nil {
 		return PasswordChanged{}, err

@@ -45,6 +45,11 @@ func (s *Service) Login(ctx context.Context, cmd Login) (LoggedIn, error) {
 		return LoggedIn{}, err
 	}
 	password := CandidatePassword(cmd.Password)
+	// Shed before anything else: a refused login costs no throttle or
+	// store work, and counts as no attempt.
+	if err := s.admitHash(); err != nil {
+		return LoggedIn{}, err
+	}
 	attempt, err := s.reserveLogin(ctx, email, cmd.Client.IP)
 	if err != nil {
 		return LoggedIn{}, err
@@ -164,6 +169,15 @@ func (s *Service) loginFailedAudit(ctx context.Context, id uuid.UUID, known bool
 		who = nil
 	}
 	s.audit(ctx, EventLoginFailed, who, c)
+}
+
+// admitHash refuses at once, as the hash itself would, a request whose
+// hash the pool would shed now.
+func (s *Service) admitHash() error {
+	if err := s.hasher.Admit(); err != nil {
+		return hashFailure(err)
+	}
+	return nil
 }
 
 // upgradeHash replaces a hash made with old parameters or an imported

@@ -519,3 +519,42 @@ func once(fn func()) func() {
 		}
 	}
 }
+
+// A request the hash pool would shed is refused before any other work: no
+// throttle is reserved or used up, no store is read, nothing is hashed, so
+// that a storm of retries costs the server little.
+func TestShedRequestsCostNoOtherWork(t *testing.T) {
+	tests := []struct {
+		name string
+		call func(e *env, s auth.Session) error
+	}{
+		{"login", func(e *env, _ auth.Session) error { _, err := login(e, "ann@example.com", password); return err }},
+		{"register", func(e *env, _ auth.Session) error {
+			_, err := e.svc.Register(context.Background(), auth.Register{Email: "new@example.com", Password: password, Client: client})
+			return err
+		}},
+		{"password change", func(e *env, s auth.Session) error {
+			_, err := e.svc.ChangePassword(context.Background(), auth.ChangePassword{Session: s, Password: newPassword, CurrentPassword: password, Client: client})
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			ann := e.user(t, "ann@example.com")
+			s, _ := e.session(t, ann.ID, e.Clock.Now())
+			e.Hasher.Overload(2 * time.Second)
+			e.ResetCalls()
+			err := tt.call(e, s)
+			if ae := wantErr(t, err, auth.KindUnavailable, auth.CodeOverloaded); ae.RetryAfter != 2*time.Second {
+				t.Errorf("RetryAfter = %v, want the pool's 2s", ae.RetryAfter)
+			}
+			calls := e.CallCounts()
+			for name, n := range calls {
+				if name != "Hasher.Admit" && n > 0 {
+					t.Errorf("a shed request called %s %d times; calls: %v", name, n, calls)
+				}
+			}
+		})
+	}
+}

@@ -85,6 +85,9 @@ func (s *Service) CompleteRecovery(ctx context.Context, cmd CompleteRecovery) er
 	if err != nil {
 		return invalidField("password", err)
 	}
+	if err := s.admitHash(); err != nil {
+		return err
+	}
 	passwordHash, err := s.hasher.Hash(ctx, password.Plaintext())
 	if err != nil {
 		return hashFailure(err)

@@ -128,6 +128,10 @@ func (s *Service) register(ctx context.Context, cmd Register) (Identity, error) 
 	if err := errs.err(); err != nil {
 		return Identity{}, err
 	}
+	// A registration shed under load uses up none of the client's limit.
+	if err := s.admitHash(); err != nil {
+		return Identity{}, err
+	}
 	if err := s.allowPerIP(ctx, "register", cmd.Client.IP, s.limits.RegisterPerIP); err != nil {
 		return Identity{}, err
 	}

@@ -16,6 +16,11 @@ type PasswordHasher interface {
 	Hash(ctx context.Context, password string) (string, error)
 	Verify(ctx context.Context, password, encoded string) (match, rehash bool, err error)
 	DummyHash() string
+	// Admit says at once, doing nothing, whether a hash asked for now would
+	// be refused as overloaded (that error) or started or queued (nil). A
+	// use case asks first, so that a request shed under load costs no
+	// store or throttle work before its 503.
+	Admit() error
 }
 
 // ProfileCache is the read model of GET /auth/me. Invalidate drops an

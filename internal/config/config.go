@@ -89,6 +89,7 @@ type Config struct {
 	MaxConnectionsPerClient int
 	HashPoolSize            int
 	HashWaitBudget          time.Duration
+	ShedDelay               time.Duration
 	HashMaxQueue            int
 	HashNice                int
 
@@ -377,6 +378,14 @@ func settings() []setting {
 			}},
 		{name: "HASH_MAX_QUEUE", def: fixed("0"), help: "Most requests waiting for a hash whatever the prediction; 0 means 64 per pool slot.",
 			parse: func(c *Config, v string) (err error) { c.HashMaxQueue, err = parseInt(v, 0, 1000000); return }},
+		{name: "SHED_DELAY", def: fixed("250ms"), help: "How long a request refused with 503 overloaded waits before its reply (holding no CPU), so clients that retry at once cannot turn refusals into a storm; 0: none.",
+			parse: func(c *Config, v string) (err error) {
+				if v == "0" {
+					v = "0s"
+				}
+				c.ShedDelay, err = parseDuration(v, 0, 10*time.Second)
+				return
+			}},
 		{name: "HASH_NICE", def: fixed("10"), help: "Scheduling niceness of the hashing threads (0-19, Linux): cheap requests run ahead of Argon2 on busy CPUs.",
 			parse: func(c *Config, v string) (err error) { c.HashNice, err = parseInt(v, 0, 19); return }},
 		{name: "HTTP_READ_HEADER_TIMEOUT", def: fixed("5s"), help: "Time a client has to send the request headers.",

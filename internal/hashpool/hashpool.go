@@ -212,6 +212,35 @@ func (p *Pool) Verify(ctx context.Context, password, encoded string) (match, reh
 	return match, rehash, err
 }
 
+// Admit answers, without taking a slot or a place in the queue, what a
+// hash asked for now would get: nil when it would start or queue, the
+// overload error when the pool would refuse it. A refusal counts as a
+// rejection: the caller sheds its request and asks for no hash.
+func (p *Pool) Admit() error {
+	if len(p.slots) < p.size {
+		return nil
+	}
+	p.mu.Lock()
+	predicted, refuse := p.refuses()
+	queued := p.queued
+	p.mu.Unlock()
+	if !refuse {
+		return nil
+	}
+	p.rejected.Add(1)
+	return overloaded(predicted, fmt.Errorf("%w: predicted wait %v (budget %v), %d queued (max %d)",
+		ErrOverloaded, predicted, p.budget, queued, p.maxQueue))
+}
+
+// refuses is the admission rule for a caller finding every slot busy:
+// every slot frees on average once per avg, so with Size slots the queue
+// ahead (plus the caller) drains at Size per avg. Before the first
+// measurement avg is 0 and only MaxQueue bounds the queue. p.mu is held.
+func (p *Pool) refuses() (predicted time.Duration, refuse bool) {
+	predicted = time.Duration(p.queued+1) * p.avg / time.Duration(p.size)
+	return predicted, predicted > p.budget || p.queued >= p.maxQueue
+}
+
 // DummyHash returns the inner hasher's dummy hash, computing it in a pool
 // slot the first time so that it, too, counts against the memory bound.
 // Its signature has no way to report an error, so that first computation
@@ -277,11 +306,8 @@ func (p *Pool) acquire(ctx context.Context, mayReject bool) (time.Time, error) {
 	}
 
 	p.mu.Lock()
-	// Every slot frees on average once per avg, so with Size slots the
-	// queue ahead of us (plus us) drains at Size per avg. Before the first
-	// measurement avg is 0 and only MaxQueue bounds the queue.
-	predicted := time.Duration(p.queued+1) * p.avg / time.Duration(p.size)
-	if mayReject && (predicted > p.budget || p.queued >= p.maxQueue) {
+	predicted, refuse := p.refuses()
+	if mayReject && refuse {
 		queued := p.queued
 		p.mu.Unlock()
 		p.rejected.Add(1)

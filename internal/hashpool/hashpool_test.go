@@ -587,3 +587,51 @@ func BenchmarkPoolOverhead(b *testing.B) {
 		})
 	})
 }
+
+// TestAdmitAnswersWhatAHashWouldGet: Admit follows the admission rule of a
+// real call (a free slot, a queue place within the budget, a refusal)
+// without taking a slot or a queue place; a refusal counts as a rejection.
+func TestAdmitAnswersWhatAHashWouldGet(t *testing.T) {
+	inner := &fakeInner{clock: &fakeClock{}, cost: 50 * time.Millisecond}
+	p, _ := newTestPool(t, inner, Config{Size: 1, WaitBudget: 60 * time.Millisecond, MaxQueue: 1000})
+	ctx := context.Background()
+	if err := p.Admit(); err != nil {
+		t.Fatalf("Admit() on an idle pool = %v", err)
+	}
+	if _, err := p.Hash(ctx, "pw"); err != nil { // measures the cost: 50ms
+		t.Fatal(err)
+	}
+
+	inner.started, inner.gate = make(chan struct{}), make(chan struct{})
+	holder := goHash(ctx, p)
+	receive(t, "the first call to start", inner.started)
+	if err := p.Admit(); err != nil {
+		t.Errorf("Admit() with a queue place within the budget = %v", err)
+	}
+	waiter := goHash(ctx, p)
+	waitFor(t, "the second call to queue", func() bool { return p.Stats().Queued == 1 })
+
+	before := p.Stats()
+	ae := wantOverloaded(t, p.Admit())
+	if ae.RetryAfter != time.Second {
+		t.Errorf("RetryAfter = %v, want 1s", ae.RetryAfter)
+	}
+	before.Rejected++
+	if after := p.Stats(); after != before {
+		t.Errorf("Admit() changed the pool beyond one rejection: %+v, then %+v", before, after)
+	}
+	// What Admit said is what the hash gets.
+	wantOverloaded(t, receive(t, "the rejection", goHash(ctx, p)))
+
+	inner.gate <- struct{}{}
+	receive(t, "the waiter to start", inner.started)
+	inner.gate <- struct{}{}
+	for _, done := range []<-chan error{holder, waiter} {
+		if err := receive(t, "an admitted call to finish", done); err != nil {
+			t.Errorf("admitted call: %v", err)
+		}
+	}
+	if err := p.Admit(); err != nil {
+		t.Errorf("Admit() on a drained pool = %v", err)
+	}
+}

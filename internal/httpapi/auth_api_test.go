@@ -283,3 +283,31 @@ func TestHealthReadyAndOpenAPI(t *testing.T) {
 		t.Error("metrics lack authd_http_requests_total")
 	}
 }
+
+// TestSessionFoundAmongDuplicateCookies: clients send stale or junk
+// duplicates of the session cookie (the old service's k6 script sends
+// `authd_session="[object Object]"` before the real one); the session is
+// found among the first few cookies of its name, wherever the real one is.
+func TestSessionFoundAmongDuplicateCookies(t *testing.T) {
+	ts := newServer(t, serverOptions{})
+	owner := ts.client()
+	owner.register(t)
+	token := owner.sessionToken()
+	junk := `authd_session="[object Object]"`
+	tests := []struct {
+		name   string
+		cookie string
+		want   int
+	}{
+		{"junk before the real one", junk + "; authd_session=" + token, http.StatusOK},
+		{"junk after the real one", "authd_session=" + token + "; " + junk, http.StatusOK},
+		{"among other cookies", "theme=dark; " + junk + "; other=1; authd_session=" + token, http.StatusOK},
+		{"only junk", junk + "; authd_session=not-a-session", http.StatusUnauthorized},
+		{"beyond the first four of the name", strings.Repeat(junk+"; ", 4) + "authd_session=" + token, http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantStatus(t, ts.client().do(http.MethodGet, "/api/v1/auth/me", nil, "Cookie", tt.cookie), tt.want)
+		})
+	}
+}

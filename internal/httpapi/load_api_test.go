@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"context"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -103,6 +105,8 @@ func (g *gatedHasher) Verify(ctx context.Context, p, encoded string) (bool, bool
 
 func (g *gatedHasher) DummyHash() string { return "gated:dummy" }
 
+func (g *gatedHasher) Admit() error { return nil }
+
 // TestSaturatedHashPoolSheds: with the only hash slot busy and another
 // caller queued, a login is refused at once with 503 and Retry-After; once
 // the pool is free, logins are served again.
@@ -143,6 +147,46 @@ func TestSaturatedHashPoolSheds(t *testing.T) {
 	if st := pool.Stats(); st.Rejected != 1 || st.InFlight != 0 || st.Queued != 0 {
 		t.Errorf("pool stats = %+v", st)
 	}
+	// Shedding is expected behaviour: counted, and never a line at ERROR
+	// (nor at INFO, the level of this server).
+	if got := metricValue(t, ts, `authd_requests_shed_total{route="/api/v1/auth/login"}`); got != 1 {
+		t.Errorf("authd_requests_shed_total for login = %v, want 1", got)
+	}
+	if logs := ts.logs.String(); strings.Contains(logs, "overloaded") {
+		t.Errorf("a shed request was logged above debug level:\n%s", logs)
+	}
+}
+
+// TestShedReplyWaitsAndStillSaysWhen: with SHED_DELAY, a shed request's
+// 503 still carries Retry-After and problem+json.
+func TestShedReplyWaitsAndStillSaysWhen(t *testing.T) {
+	g := &gatedHasher{gate: make(chan struct{}), started: make(chan struct{}, 16)}
+	pool := hashpool.New(g, hashpool.Config{Size: 1, MaxQueue: 1}, nil)
+	pool.DummyHash()
+	ts := newServer(t, serverOptions{wrapHasher: replaceHasher(pool), env: map[string]string{"SHED_DELAY": "200ms"}})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ts.client().do(http.MethodPost, "/api/v1/auth/register", credentials{Identifier: newEmail("holder"), Password: "correct horse battery staple"})
+	})
+	<-g.started // the only slot is held
+	wg.Go(func() {
+		ts.client().do(http.MethodPost, "/api/v1/auth/login", credentials{Identifier: newEmail("queued"), Password: "whatever pass"})
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for pool.Stats().Queued < 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	shed := make(chan response, 1)
+	go func() {
+		shed <- ts.client().do(http.MethodPost, "/api/v1/auth/login", credentials{Identifier: newEmail("shed"), Password: "whatever pass"})
+	}()
+	r := <-shed
+	wantStatus(t, r, http.StatusServiceUnavailable)
+	if r.problem(t).Code != "overloaded" || retryAfter(t, r) < 1 {
+		t.Errorf("shed reply = %s %v", r.body, r.Header)
+	}
+	close(g.gate)
+	wg.Wait()
 }
 
 // TestInFlightLimitSheds: when the API is full, more requests get 503 at
@@ -164,4 +208,22 @@ func TestInFlightLimitSheds(t *testing.T) {
 	close(g.gate)
 	wg.Wait()
 	wantStatus(t, ts.client().do(http.MethodGet, "/api/v1/auth/me", nil), http.StatusUnauthorized)
+}
+
+// metricValue reads one series of /metrics, e.g.
+// `authd_requests_shed_total{route="/api/v1/auth/login"}`; 0 when absent.
+func metricValue(t *testing.T, ts *testServer, series string) float64 {
+	t.Helper()
+	r := ts.client().do(http.MethodGet, "/metrics", nil)
+	for _, line := range strings.Split(string(r.body), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if ok && name == series {
+			v, err := strconv.ParseFloat(value, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return v
+		}
+	}
+	return 0
 }

@@ -11,6 +11,7 @@ type metrics struct {
 	requests    *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	rateLimited *prometheus.CounterVec
+	shed        *prometheus.CounterVec
 }
 
 // newMetrics registers the HTTP metrics. Labels are the route pattern, not
@@ -29,7 +30,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	m.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "authd_rate_limited_total", Help: "Requests refused with 429 by a throttle, by route.",
 	}, []string{"route"})
-	reg.MustRegister(m.requests, m.duration, m.rateLimited)
+	m.shed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "authd_requests_shed_total", Help: "Requests refused with 503 overloaded (the hash pool or the in-flight cap was full), by route.",
+	}, []string{"route"})
+	reg.MustRegister(m.requests, m.duration, m.rateLimited, m.shed)
 	return m
 }
 

@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -132,6 +134,20 @@ func newProblem(status int, code, detail string) problem {
 	}
 }
 
+// delayShed waits ShedDelay before a 503 overloaded is written, or until
+// the client goes away.
+func (s *Server) delayShed(ctx context.Context) {
+	if s.cfg.ShedDelay <= 0 {
+		return
+	}
+	t := time.NewTimer(s.cfg.ShedDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 // errorHandler writes every error as problem+json. Server faults are logged
 // with their cause; the client sees only the generic detail.
 func (s *Server) errorHandler(err error, c echo.Context) {
@@ -140,7 +156,18 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	}
 	p, retryAfter, fault := toProblem(err)
 	ctx := c.Request().Context()
-	if fault {
+	switch {
+	case p.Code == auth.CodeOverloaded:
+		// Shedding is the server working as designed under load, not a
+		// fault: counted, and logged only at debug level (one line per
+		// refusal at ERROR drowned the logs in a benchmark). The reply waits
+		// a little, holding no CPU, so that clients retrying a 503 at once
+		// cannot turn refusals into a storm that takes the CPUs from the
+		// hashes being served.
+		s.metrics.shed.WithLabelValues(c.Path()).Inc()
+		s.log.DebugContext(ctx, "request shed", "route", c.Path(), "error", err)
+		s.delayShed(ctx)
+	case fault:
 		s.log.ErrorContext(ctx, "request failed", "status", p.Status, "code", p.Code, "route", c.Path(), "error", err)
 	}
 	if p.Status == http.StatusTooManyRequests {

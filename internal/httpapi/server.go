@@ -69,6 +69,9 @@ type Config struct {
 	TrustedOrigins []string
 	// MaxInFlight caps concurrent API requests; more are shed with 503.
 	MaxInFlight int
+	// ShedDelay is how long a request shed with 503 overloaded waits
+	// before its reply (outside the in-flight cap; 0: none).
+	ShedDelay time.Duration
 	// Web is the web app (index.html and static/), served at /; nil
 	// serves none (WEB_UI=false).
 	Web fs.FS

@@ -24,7 +24,7 @@ const (
 var ErrUnreadableHash = errors.New("authtest: unreadable password hash")
 
 // Hasher is a cheap, deterministic auth.PasswordHasher that counts its
-// calls ("Hash", "Verify", "DummyHash"). HashOf and StaleHashOf make stored
+// calls ("Hash", "Verify", "DummyHash", "Admit"). HashOf and StaleHashOf make stored
 // hashes for a test; a stale hash verifies and asks for a re-hash. SetErr
 // and FailOn("Hash"|"Verify", err) make it fail; Overload makes both
 // answer auth.Overloaded, as the hash pool does when it sheds work.
@@ -35,7 +35,7 @@ type Hasher struct {
 var _ auth.PasswordHasher = (*Hasher)(nil)
 
 // NewHasher returns a hasher with no calls counted.
-func NewHasher() *Hasher { return &Hasher{Probe: newProbe("Hash", "Verify", "DummyHash")} }
+func NewHasher() *Hasher { return &Hasher{Probe: newProbe("Hash", "Verify", "DummyHash", "Admit")} }
 
 func digest(password string) string {
 	sum := sha256.Sum256([]byte("authtest-password:" + password))
@@ -50,12 +50,16 @@ func HashOf(password string) string { return currentPrefix + digest(password) }
 // with rehash set.
 func StaleHashOf(password string) string { return stalePrefix + digest(password) }
 
-// Overload makes Hash and Verify answer auth.Overloaded(retryAfter).
+// Overload makes Admit, Hash and Verify answer auth.Overloaded(retryAfter).
 func (h *Hasher) Overload(retryAfter time.Duration) {
 	err := auth.Overloaded(retryAfter, errors.New("authtest: hash pool full"))
+	h.FailOn("Admit", err)
 	h.FailOn("Hash", err)
 	h.FailOn("Verify", err)
 }
+
+// Admit is nil unless Overload or FailOn("Admit") says otherwise.
+func (h *Hasher) Admit() error { return h.enter("Admit") }
 
 // Hashes and Verifies count the calls of Hash and Verify.
 func (h *Hasher) Hashes() int   { return h.Calls("Hash") }
