@@ -117,11 +117,49 @@ export function recovery(email) {
 
 // The old run's 55 % branch: login, then GET /auth/me with the cookie
 // login set (k6 keeps one jar per VU and clears it every iteration).
-export function loginThenMe(email, password) {
+//
+// oldCookies reproduces the old service's script exactly: its
+// getCurrentUser passed the login response's cookies on,
+//   http.get(`${API}/me`, { cookies: res.cookies })
+// but res.cookies maps a cookie name to an ARRAY of cookie objects, not to
+// a value, so k6 sends the string "[object Object]" as a cookie of that
+// name, before the one the VU's jar holds:
+//   Cookie: authd_session="[object Object]"; authd_session=<token>
+// authd looks the session up from any of the first few cookies of its
+// name, so 'me 200' must pass with this shape too.
+export function loginThenMe(email, password, oldCookies) {
   const res = login(email, password);
   if (is2xx(res)) {
-    me();
+    if (oldCookies) {
+      me({ cookies: res.cookies });
+    } else {
+      me();
+    }
   }
+}
+
+// retryAfterSeconds is a 503's Retry-After in seconds (1 when missing or
+// unreadable, at most 30), as the Go tool's -on-503 honour reads it.
+export function retryAfterSeconds(res) {
+  const n = parseInt(res.headers['Retry-After'] || '', 10);
+  if (isNaN(n) || n < 0) {
+    return 1;
+  }
+  return Math.min(n, 30);
+}
+
+// loginRetrying logs in and, while the answer is a 503 and fewer than
+// retries resends have been made, sends the same login again at once
+// (the Go tool's -on-503 retry -max-retries N). Every attempt is a
+// request; 'login 2xx' checks the last answer only, as the Go tool does.
+export function loginRetrying(email, password, retries) {
+  const send = () => postJSON('/login', { identifier: email, password }, 'login');
+  let res = send();
+  for (let i = 0; i < retries && res.status === 503; i++) {
+    res = send();
+  }
+  check(res, { 'login 2xx': is2xx }, { endpoint: 'login' });
+  return res;
 }
 
 // withRetry is for setup only: a busy (503) or throttling (429) server
@@ -165,11 +203,35 @@ export function ensureLoginUser() {
 
 // loginSessions logs in n separate sessions (a fresh jar each, since a
 // login rotates and ends the session a jar already holds) and returns
-// their cookies, for GET /me without paying Argon2 per request.
+// their cookies, for GET /me without paying Argon2 per request. The
+// sessions belong to throwaway users, SESSIONS_PER_USER each: authd caps
+// one identity's live sessions (SESSIONS_PER_IDENTITY, 32 by default) and
+// a login beyond the cap ends the oldest, so sessions of LOGIN_EMAIL would
+// be ended by any load that logs that user in (login-closed.js beside
+// me.js). When no user can be registered (registration limit, strict
+// registration) LOGIN_EMAIL is used, as the Go tool does.
+const SESSIONS_PER_USER = 16;
+
+function sessionUser(k) {
+  const rnd = Math.floor(Math.random() * 1e9).toString(36);
+  const user = { identifier: `load-pool-${Date.now().toString(36)}-${rnd}-${k}@example.com`, password: newPassword() };
+  const reg = rawPost('/register', user, new http.CookieJar());
+  if (reg.status === 201) {
+    return user;
+  }
+  console.warn(`setup: could not register a user for the /me sessions (HTTP ${reg.status}); ` +
+    `they use ${LOGIN_EMAIL}, whose sessions other logins of it can end`);
+  return { identifier: LOGIN_EMAIL, password: LOGIN_PASSWORD };
+}
+
 export function loginSessions(n) {
   const sessions = [];
+  let user = null;
   for (let i = 0; i < n; i++) {
-    const res = withRetry(() => rawPost('/login', { identifier: LOGIN_EMAIL, password: LOGIN_PASSWORD }, new http.CookieJar()));
+    if (i % SESSIONS_PER_USER === 0) {
+      user = sessionUser(i / SESSIONS_PER_USER);
+    }
+    const res = withRetry(() => rawPost('/login', user, new http.CookieJar()));
     if (res.status !== 200) {
       throw new Error(`setup: session ${i}: login answered ${res.status} ${res.body}`);
     }
@@ -195,6 +257,30 @@ export function constantRate(defaultRate) {
     preAllocatedVUs: Math.min(maxVUs, Math.max(1, Math.ceil(rate / 4))),
     maxVUs,
   };
+}
+
+// closedLoop builds a constant-vus scenario from VUS and DURATION, like
+// the Go tool's -vus/-duration: each VU runs its next iteration as soon as
+// the last one ends, so the load follows the server (a closed model).
+export function closedLoop(defaultVUs) {
+  return {
+    executor: 'constant-vus',
+    vus: Number(__ENV.VUS || defaultVUs),
+    duration: __ENV.DURATION || '30s',
+    gracefulStop: '30s',
+  };
+}
+
+// parseStages reads "30s:50,60s:150" (the Go tool's -stages) into k6
+// stages; an empty spec gives the default.
+export function parseStages(spec, def) {
+  if (!spec) {
+    return def;
+  }
+  return spec.split(',').map((part) => {
+    const [duration, target] = part.trim().split(':');
+    return { duration, target: Number(target) };
+  });
 }
 
 // The old service's bar; authd's own aims are added per script.

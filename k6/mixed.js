@@ -5,9 +5,19 @@
 //
 //   k6 run --no-usage-report -e BASE_URL=http://127.0.0.1:8080 k6/mixed.js
 //   go run ./devtools/cmd/load -scenario mixed -json mixed.json   # same, without k6
+//
+// ME_COOKIES=old-service sends the GET /auth/me after a login exactly as
+// the old service's script did, with { cookies: res.cookies }: k6 then
+// sends a junk duplicate of the session cookie before the real one,
+//   Cookie: authd_session="[object Object]"; authd_session=<token>
+// (see loginThenMe in lib.js; the Go tool's -me-cookies old-service).
+// STAGES replaces the ramp, as the Go tool's -stages, e.g.
+//   k6 run --no-usage-report -e STAGES=3s:50,5s:150,5s:300,5s:500,2s:500 -e ME_COOKIES=old-service k6/mixed.js
 import {
-  OLD_THRESHOLDS, RECOVERY_EMAIL, ensureLoginUser, loginThenMe, newPassword, recovery, register, uniqueEmail,
+  OLD_THRESHOLDS, RECOVERY_EMAIL, ensureLoginUser, loginThenMe, newPassword, parseStages, recovery, register, uniqueEmail,
 } from './lib.js';
+
+const OLD_COOKIES = __ENV.ME_COOKIES === 'old-service';
 
 export const options = {
   scenarios: {
@@ -17,13 +27,13 @@ export const options = {
       timeUnit: '1s',
       preAllocatedVUs: 50,
       maxVUs: 300,
-      stages: [
+      stages: parseStages(__ENV.STAGES, [
         { duration: '30s', target: 50 },
         { duration: '60s', target: 150 },
         { duration: '60s', target: 300 },
         { duration: '60s', target: 500 },
         { duration: '20s', target: 500 },
-      ],
+      ]),
     },
   },
   // The old service's thresholds (it failed the first one: p95 1.95 s),
@@ -45,7 +55,7 @@ export function setup() {
 export default function (data) {
   const r = Math.random();
   if (r < 0.55) {
-    loginThenMe(data.email, data.password);
+    loginThenMe(data.email, data.password, OLD_COOKIES);
   } else if (r < 0.75) {
     register(uniqueEmail(), newPassword());
   } else {

@@ -44,6 +44,47 @@ type Summary struct {
 	ChecksTotal           ChecksTotal        `json:"checks_total"`
 	Thresholds            []ThresholdResult  `json:"thresholds"`
 	ThresholdsOK          bool               `json:"thresholds_ok"`
+
+	// How the load was made: Executor is "arrival-rate" (open model,
+	// k6's constant/ramping-arrival-rate), "constant-vus" (closed loop:
+	// VUs users each sending the next iteration when the last one is
+	// answered) or "sequential" (smoke). On503 is what a client does after
+	// a 503: "next" (go on, as k6 does), "retry" (resend at once, at most
+	// MaxRetries times) or "honour" (sleep the Retry-After, then resend).
+	Executor   string `json:"executor"`
+	VUs        int    `json:"vus"`
+	On503      string `json:"on_503"`
+	MaxRetries int    `json:"max_retries"`
+	// WarmupSeconds > 0: only requests that ended between the end of the
+	// warm-up and the end of the schedule are counted, and every rate is
+	// over that window (DurationSeconds).
+	WarmupSeconds float64 `json:"warmup_seconds"`
+	// Successes are 2xx answers; Status503 every 503, shed or not.
+	Successes Counter `json:"successes"`
+	Status503 Counter `json:"status_503"`
+	// Retries counts requests resent after a 503 (retry and honour).
+	Retries    Counter         `json:"retries"`
+	RetryAfter RetryAfterStats `json:"retry_after"`
+	// Probe is the -me-probe /auth/me stream (its requests are the
+	// "me-probe" endpoint); zero when there was none.
+	Probe ProbeStats `json:"probe"`
+}
+
+// RetryAfterStats is what honouring clients waited.
+type RetryAfterStats struct {
+	Waits         int64   `json:"waits"`
+	WaitedSeconds float64 `json:"waited_seconds"`
+	// Missing counts 503s without a usable Retry-After header, after
+	// which an honouring client waited one second.
+	Missing int64 `json:"missing"`
+}
+
+// ProbeStats describes the light constant-rate /auth/me load run beside
+// the main one, to measure the cheap path while the main load runs.
+type ProbeStats struct {
+	Rate    float64 `json:"rate"`
+	Started int64   `json:"started"`
+	Dropped int64   `json:"dropped"`
 }
 
 // Latency holds exact statistics in milliseconds.
@@ -89,6 +130,13 @@ type EndpointStats struct {
 	Shed503  int            `json:"shed_503"`
 	Failed   int            `json:"failed"`
 	Statuses map[string]int `json:"statuses"`
+	// Success is the latency of the 2xx answers alone, SuccessRate their
+	// number per second; Rate503 is every 503 per second, and
+	// NoRetryAfter503 the 503s that came without Retry-After.
+	Success         Latency `json:"success"`
+	SuccessRate     float64 `json:"success_rate"`
+	Rate503         float64 `json:"rate_503"`
+	NoRetryAfter503 int     `json:"no_retry_after_503"`
 }
 
 // CheckStats counts one named check, like k6's check().

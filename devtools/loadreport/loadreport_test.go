@@ -27,11 +27,16 @@ func sample() *Summary {
 		Server5xxOther: 1, TransportErrors: 1,
 		ErrorMessages: map[string]int{"timeout": 1},
 		Endpoints: []EndpointStats{{Name: "login", Count: 41, Rate: 10.25, Latency: lat, Served: lat, Shed503: 2, Failed: 1,
-			Statuses: map[string]int{"200": 37, "503": 3, "error": 1}}},
+			Statuses: map[string]int{"200": 37, "503": 3, "error": 1},
+			Success:  lat, SuccessRate: 9.25, Rate503: 0.75, NoRetryAfter503: 1}},
 		Checks:       []CheckStats{{Name: "login 2xx", Passes: 37, Fails: 4, FailsShed: 2, Rate: 37.0 / 41}},
 		ChecksTotal:  ChecksTotal{Passes: 37, Fails: 4, Rate: 37.0 / 41},
 		Thresholds:   []ThresholdResult{{Metric: "http_req_failed", Condition: "rate<0.01", Value: 1.0 / 41}},
 		ThresholdsOK: false,
+		Executor:     "constant-vus", VUs: 20, On503: "honour", MaxRetries: 10, WarmupSeconds: 1,
+		Successes: Counter{Count: 37, Rate: 9.25}, Status503: Counter{Count: 3, Rate: 0.75},
+		Retries: Counter{Count: 2, Rate: 0.5}, RetryAfter: RetryAfterStats{Waits: 3, WaitedSeconds: 3, Missing: 1},
+		Probe: ProbeStats{Rate: 50, Started: 200, Dropped: 1},
 	}
 }
 
@@ -63,16 +68,18 @@ func TestFieldNames(t *testing.T) {
 	for _, k := range []string{"tool", "command", "scenario", "base_url", "started_at", "duration_seconds", "start_rate",
 		"stages", "mix", "max_vus", "vus_max_used", "iterations", "dropped_iterations", "interrupted_iterations",
 		"http_reqs", "http_req_failed", "http_req_duration", "served_duration", "shed_503", "server_5xx_other",
-		"transport_errors", "error_messages", "endpoints", "checks", "checks_total", "thresholds", "thresholds_ok"} {
+		"transport_errors", "error_messages", "endpoints", "checks", "checks_total", "thresholds", "thresholds_ok",
+		"executor", "vus", "on_503", "max_retries", "warmup_seconds", "successes", "status_503", "retries", "retry_after", "probe"} {
 		if _, ok := doc[k]; !ok {
 			t.Errorf("JSON lacks %q", k)
 		}
 	}
-	if len(doc) != 27 {
-		t.Errorf("JSON has %d top-level fields, want 27: a new one needs adding to this list", len(doc))
+	if len(doc) != 37 {
+		t.Errorf("JSON has %d top-level fields, want 37: a new one needs adding to this list", len(doc))
 	}
 	ep := doc["endpoints"].([]any)[0].(map[string]any)
-	for _, k := range []string{"name", "count", "rate", "latency", "served", "shed_503", "failed", "statuses"} {
+	for _, k := range []string{"name", "count", "rate", "latency", "served", "shed_503", "failed", "statuses",
+		"success", "success_rate", "rate_503", "no_retry_after_503"} {
 		if _, ok := ep[k]; !ok {
 			t.Errorf("endpoint JSON lacks %q", k)
 		}

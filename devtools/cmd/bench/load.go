@@ -24,6 +24,10 @@ type loadRun struct {
 	Name string   // short name, also the JSON file's base name
 	Args []string // without -base-url, -json and -no-thresholds
 
+	// OnLine, when set, sees every stderr line of the process that is not
+	// a progress line (e.g. the -warmup window markers), as it comes.
+	OnLine func(line string)
+
 	Summary  *loadreport.Summary
 	TotalCPU time.Duration // user + system time of the whole process
 
@@ -43,6 +47,16 @@ func (r *loadRun) markBegin() {
 	if t, err := procCPU(r.pid); err == nil {
 		r.cpuBegin = t
 	}
+}
+
+// cpuNow is the CPU time the running process has used so far.
+func (r *loadRun) cpuNow() (time.Duration, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pid == 0 {
+		return 0, fmt.Errorf("authd-load %s is not running", r.Name)
+	}
+	return procCPU(r.pid)
 }
 
 // CPU is the CPU time used in the measured window: from markBegin (or the
@@ -107,8 +121,11 @@ func (l *loader) start(ctx context.Context, r *loadRun, onProgress func()) (wait
 		n := 0
 		for sc.Scan() {
 			line := sc.Text()
-			if !strings.Contains(line, " target=") {
+			if !isProgressLine(line) {
 				fmt.Fprintf(l.stderr, "  [%s] %s\n", r.Name, line)
+				if r.OnLine != nil {
+					r.OnLine(line)
+				}
 				continue
 			}
 			n++
@@ -153,6 +170,12 @@ func (l *loader) start(ctx context.Context, r *loadRun, onProgress func()) (wait
 		r.Summary = s
 		return nil
 	}, nil
+}
+
+// isProgressLine tells authd-load's progress lines (open model:
+// "target=…/s … reqs=N", closed loop: "vus=… reqs=N") from the rest.
+func isProgressLine(line string) bool {
+	return strings.HasPrefix(line, "authd-load: ") && strings.Contains(line, " reqs=")
 }
 
 // run runs one authd-load process to the end; begin is called when its

@@ -1,6 +1,6 @@
 // Command bench (authd-bench) is `make bench`: it builds authd, runs it
 // against the local PostgreSQL and Valkey in a database and key prefix of
-// its own, measures it in six phases and writes BENCHMARKS.md.
+// its own, measures it in seven phases and writes BENCHMARKS.md.
 //
 //  1. Go benchmarks of the hasher, the hash pool and the HTTP handlers;
 //  2. /health versus /auth/me throughput;
@@ -9,7 +9,10 @@
 //  4. /auth/me latency while register/login demand is 3× the hash capacity;
 //  5. the old service's mixed k6 scenario;
 //  6. login timing: unknown e-mails vs wrong passwords, one request at a
-//     time (a figure, never a threshold: see timing.go).
+//     time (a figure, never a threshold: see timing.go);
+//  7. load shapes: goodput, latency, 503s and their CPU cost under closed
+//     loops, retrying and honouring clients, open arrivals at multiples
+//     of the hash capacity and the mixed scenario (see shapes.go).
 //
 // Every load run is a devtools/cmd/load process (the repository's Go
 // stand-in for the k6 scripts) whose -json summary (devtools/loadreport)
@@ -65,6 +68,8 @@ type options struct {
 	skipMixed bool
 	only      map[string]bool // -only: the phases to run; nil = all
 	pairs     int             // -timing-pairs; 0 = the durations' default
+	shapeWin  time.Duration   // -shape-window; 0 = the durations' default
+	shapeWarm time.Duration   // -shape-warmup; 0 = the durations' default
 	perf      bool
 	keepTemp  bool
 	adminURL  string
@@ -82,6 +87,7 @@ type durations struct {
 	satHashExtra                 time.Duration // how much longer the hash load runs
 	mixedStages                  string        // "" = the scenario's 230 s ramp
 	timingPairs                  int           // phase 6: unknown/wrong-password login pairs
+	shapeWarmup, shapeWindow     time.Duration // phase 7: each shape's warm-up, then its measured window
 }
 
 var (
@@ -90,6 +96,7 @@ var (
 		throughput: 10 * time.Second, login: 15 * time.Second,
 		satIdle: 2 * time.Second, satMeasure: 20 * time.Second, satHashExtra: 4 * time.Second,
 		timingPairs: 50,
+		shapeWarmup: 3 * time.Second, shapeWindow: 15 * time.Second,
 	}
 	// quickDurations keep every phase (so the whole pipeline is exercised)
 	// at a few seconds each; the mixed ramp keeps its shape, scaled to 20 s.
@@ -99,6 +106,7 @@ var (
 		satIdle: 1 * time.Second, satMeasure: 3 * time.Second, satHashExtra: 2 * time.Second,
 		mixedStages: "3s:50,5s:150,5s:300,5s:500,2s:500",
 		timingPairs: 20,
+		shapeWarmup: time.Second, shapeWindow: 3 * time.Second,
 	}
 )
 
@@ -114,9 +122,13 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.quick, "quick", false, "shorten every phase to a few seconds: a smoke run of the bench itself, not reference figures")
 	fs.BoolVar(&o.skipMixed, "skip-mixed", false, "leave out phase 5, the 4-minute mixed scenario")
 	only := fs.String("only", "", "run only these phases, comma-separated: "+strings.Join(phaseNames, ", ")+
-		" (login, saturation and mixed bring go-bench along: they need its one-hash time)")
+		" (login, saturation, mixed and load-shapes bring go-bench along: they need its one-hash time)")
 	fs.IntVar(&o.pairs, "timing-pairs", 0, fmt.Sprintf("login-timing: pairs of failed logins to time (default %d, %d with -quick)",
 		fullDurations.timingPairs, quickDurations.timingPairs))
+	fs.DurationVar(&o.shapeWin, "shape-window", 0, fmt.Sprintf("load-shapes: each shape's measured window (default %s, %s with -quick)",
+		secs(fullDurations.shapeWindow), secs(quickDurations.shapeWindow)))
+	fs.DurationVar(&o.shapeWarm, "shape-warmup", 0, fmt.Sprintf("load-shapes: each shape's warm-up before its window (default %s, %s with -quick)",
+		secs(fullDurations.shapeWarmup), secs(quickDurations.shapeWarmup)))
 	fs.BoolVar(&o.perf, "perf", true, "sample the machine with perf(1) during load runs, when perf can (root or perf_event_paranoid ≤ -1)")
 	fs.BoolVar(&o.keepTemp, "keep", false, "keep the temp dir (binaries, authd log, authd-load JSON and text output)")
 	if err := fs.Parse(args); err != nil {
@@ -136,6 +148,10 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.pairs < 0 {
 		fmt.Fprintln(stderr, "authd-bench: -timing-pairs must not be negative")
+		return 2
+	}
+	if o.shapeWin < 0 || o.shapeWarm < 0 {
+		fmt.Fprintln(stderr, "authd-bench: -shape-window and -shape-warmup must be positive")
 		return 2
 	}
 	// The bench's servers are the tests' (internal/testenv: TEST_DATABASE_URL,
@@ -161,6 +177,12 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.pairs > 0 {
 		b.d.timingPairs = o.pairs
+	}
+	if o.shapeWin > 0 {
+		b.d.shapeWindow = o.shapeWin
+	}
+	if o.shapeWarm > 0 {
+		b.d.shapeWarmup = o.shapeWarm
 	}
 	rep, err := b.run(ctx)
 	if ctx.Err() != nil {
@@ -315,7 +337,7 @@ func (b *bench) run(ctx context.Context) (rep *Report, err error) {
 
 	// phaseNames[1:], in order; a phase keeps its number when -only
 	// leaves others out, so "phase 4" means the same in every report.
-	for i, phase := range []func(context.Context) Phase{b.phaseThroughput, b.phaseLogin, b.phaseSaturation, b.phaseMixed, b.phaseLoginTiming} {
+	for i, phase := range []func(context.Context) Phase{b.phaseThroughput, b.phaseLogin, b.phaseSaturation, b.phaseMixed, b.phaseLoginTiming, b.phaseShapes} {
 		if !b.wants(phaseNames[i+1]) {
 			continue
 		}
@@ -332,11 +354,11 @@ func (b *bench) run(ctx context.Context) (rep *Report, err error) {
 
 // phaseNames are the phases as -only names them, in the order they run
 // (and are numbered).
-var phaseNames = []string{"go-bench", "throughput", "login", "saturation", "mixed", "login-timing"}
+var phaseNames = []string{"go-bench", "throughput", "login", "saturation", "mixed", "login-timing", "load-shapes"}
 
 // needsOneHash are the phases whose figures derive from phase 1's
 // one-hash time; -only brings go-bench along with them.
-var needsOneHash = []string{"login", "saturation", "mixed"}
+var needsOneHash = []string{"login", "saturation", "mixed", "load-shapes"}
 
 // parseOnly reads -only: nil (every phase) for "", else the named phases
 // plus go-bench when one of them needs it.
@@ -599,7 +621,8 @@ func (b *bench) notes() []string {
 		"Mail is queued in PostgreSQL (in the same transaction as its token) but not sent: `MAIL_WORKERS=0`, so SMTP " +
 			"delivery is not in any figure. Recovery requests for the login user send at most `MAIL_LIMIT_PER_HOUR` (3) mails anyway.",
 		"k6 is not installed here, so `devtools/cmd/load` stands in for it: the same scenarios, open-model arrival-rate pacing with " +
-			"dropped iterations, and check names. Its latency is measured from request start to the end of the body, as k6's http_req_duration.",
+			"dropped iterations, closed loops (`-vus`, k6's constant-vus) for phase 7, and check names. Its latency is measured from " +
+			"request start to the end of the body, as k6's http_req_duration.",
 		"Throughput runs give a rate above capacity; the pacer drops what the VUs cannot start, so the figure is the server's " +
 			"(and the load generator's) capacity, not the schedule.",
 		"A 503 with Retry-After is deliberate load shedding: the hash pool refuses work it predicts it could not start within " +

@@ -598,20 +598,22 @@ func (b *bench) phaseMixed(ctx context.Context) Phase {
 		ph.Intro = "Skipped (`-skip-mixed`)."
 		return ph
 	}
-	args := []string{"-scenario", "mixed"}
+	args := []string{"-scenario", "mixed", "-me-cookies", "old-service"}
 	shape := "ramping arrival rate 10 → 50 → 150 → 300 → 500 iterations/s over 230 s (30 s, 60 s, 60 s, 60 s, then 20 s at 500/s)"
+	k6env := []string{"ME_COOKIES=old-service"}
 	if b.d.mixedStages != "" {
 		args = append(args, "-stages", b.d.mixedStages)
 		shape = "the old ramp's shape scaled to 20 s (" + b.d.mixedStages + ", from 10/s)"
+		k6env = append(k6env, "STAGES="+b.d.mixedStages)
 	}
 	ph.Intro = "The old service's k6 run, unchanged: " + shape + ", at most 300 VUs; each iteration is 55 % login then " +
 		"`GET /auth/me`, 20 % registration of a new user, 25 % password recovery for the login user. Demand peaks far above " +
-		"the hash capacity, so authd sheds logins and registrations with 503 + Retry-After; *served* latency excludes those."
+		"the hash capacity, so authd sheds logins and registrations with 503 + Retry-After; *served* latency excludes those. " +
+		"The `GET /auth/me` after a login has the old script's cookie shape: its getCurrentUser passed `{ cookies: res.cookies }`, " +
+		"which k6 sends as `Cookie: authd_session=\"[object Object]\"; authd_session=<token>`, a junk duplicate before the real " +
+		"cookie (authd-load `-me-cookies old-service`, k6 `-e ME_COOKIES=old-service`); `me 200` shows whether authd still finds the session."
 	r := &loadRun{Name: "mixed", Args: args}
-	k6cmd := b.k6("mixed.js")
-	if b.d.mixedStages != "" {
-		k6cmd += "   # k6/mixed.js has the full 230 s ramp only"
-	}
+	k6cmd := b.k6("mixed.js", k6env...)
 	ph.Runs = []Run{{Label: "mixed", Command: b.load.CommandLine(r), K6: k6cmd}}
 	b.logf("phase 5: %s", b.load.CommandLine(r))
 	pr, err := b.runMeasured(ctx, r)
@@ -645,6 +647,13 @@ func (b *bench) phaseMixed(ctx context.Context) Phase {
 		{Name: "Dropped iterations", Value: float64(s.DroppedIterations.Count), Text: fmtCount(s.DroppedIterations.Count),
 			Note: fmt.Sprintf("spec aim 0; old service %d; most VUs in use %d of %d", oldDropped, s.VUsMaxUsed, s.MaxVUs)},
 		{Name: "Transport errors (no response)", Value: float64(s.TransportErrors), Text: fmtCount(int64(s.TransportErrors))},
+	}
+	for _, c := range s.Checks {
+		if c.Name == "me 200" {
+			ph.Figures = append(ph.Figures, Figure{Name: "`me 200` failures with the old cookie shape (junk duplicate first)",
+				Value: float64(c.Fails), Text: fmtCount(c.Fails), Target: &Target{Op: Equal, Limit: 0, Text: "0"},
+				Note: fmt.Sprintf("%s of %d `GET /auth/me` after a login answered 200", fmtPct(c.Rate), c.Passes+c.Fails)})
+		}
 	}
 	// Per endpoint.
 	rows := [][]string{}

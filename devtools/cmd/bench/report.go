@@ -253,10 +253,12 @@ func (r *Report) Render(w io.Writer) error {
 	}
 
 	p.f("## How to reproduce\n\n")
-	p.f("```sh\n%-62s   # about 7 minutes, writes BENCHMARKS.md\n%-62s   # a 2-minute smoke run of the bench itself\n"+
-		"%-62s   # all but the 4-minute mixed scenario\n%-62s   # one phase (names: %s)\n```\n\n",
+	p.f("```sh\n%-62s   # about 11 minutes, writes BENCHMARKS.md\n%-62s   # a 3-minute smoke run of the bench itself\n"+
+		"%-62s   # all but the 4-minute mixed scenario\n%-62s   # one phase (names: %s)\n"+
+		"%-62s   # the load shapes, with go-bench for the capacity\n```\n\n",
 		"make bench", "go run "+benchPkg+" -quick -out /tmp/b.md", "go run "+benchPkg+" -skip-mixed -out /tmp/b.md",
-		"go run "+benchPkg+" -only=login-timing -out /tmp/b.md", strings.Join(phaseNames, ", "))
+		"go run "+benchPkg+" -only=login-timing -out /tmp/b.md", strings.Join(phaseNames, ", "),
+		"go run "+benchPkg+" -only=load-shapes -shape-window 15s -out /tmp/b.md")
 	p.f("The bench builds `authd` (`%s`) and `authd-load` (`%s`) into a temporary directory, creates its own database "+
 		"`authd_bench_<random>` (admin connection: `BENCH_DATABASE_ADMIN_URL`, else the tests' `TEST_DATABASE_URL`, default "+
 		"`postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable`) and Valkey key prefix `authd-bench-<random>:` "+

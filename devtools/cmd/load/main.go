@@ -2,12 +2,17 @@
 // k6: open-model arrival-rate pacing, one cookie jar per iteration, a
 // bounded pool of VUs with dropped iterations counted, and a k6-style
 // summary (text, and with -json the document of devtools/loadreport).
-// Load stays on loopback unless -allow-remote.
+// With -vus it runs a closed loop instead (k6's constant-vus: each VU
+// sends its next iteration as soon as the last one is answered), and
+// -on-503 says what a client does after a 503. Load stays on loopback
+// unless -allow-remote.
 //
 //	go run ./devtools/cmd/load -scenario mixed -base-url http://127.0.0.1:8080 -json out.json
+//	go run ./devtools/cmd/load -scenario login -vus 20 -duration 30s -on-503 honour
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -55,7 +60,20 @@ type config struct {
 	GracefulStop time.Duration
 	// SetupTimeout bounds preflight, seeding and the /me session pool.
 	SetupTimeout time.Duration
+
+	VUs        int           // > 0: closed loop of this many VUs for Duration
+	On503      string        // next (or ""), retry, honour
+	MaxRetries int           // resends per request with retry and honour
+	Warmup     time.Duration // left out of the figures
+	MeProbe    float64       // /me probe rate beside the load; 0: none
+	MeCookies  string        // jar (or ""), old-service
+
+	// clock is the wall clock unless a test sets it.
+	clock clock
 }
+
+// probeMaxVUs bounds the /me probe's requests in flight.
+const probeMaxVUs = 50
 
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
@@ -86,6 +104,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.JSONPath, "json", "", "also write the summary as JSON to this file")
 	fs.DurationVar(&c.Progress, "progress", 10*time.Second, "progress line on stderr every interval (0: off)")
 	fs.BoolVar(&c.NoThresholds, "no-thresholds", false, "do not fail (exit 99) on thresholds")
+	fs.IntVar(&c.VUs, "vus", 0, "closed loop: this many VUs, each running the next iteration as soon as the last ends, for -duration (k6 constant-vus); replaces the rate")
+	fs.StringVar(&c.On503, "on-503", on503Next, "after a 503: next (go on, as k6 does), retry (resend at once, at most -max-retries times) or honour (sleep the Retry-After, then resend)")
+	fs.IntVar(&c.MaxRetries, "max-retries", 10, "with -on-503 retry or honour: most resends of one request")
+	fs.DurationVar(&c.Warmup, "warmup", 0, "leave the first part of the run out: count only requests that end between it and the end of the load, rates over that window")
+	fs.Float64Var(&c.MeProbe, "me-probe", 0, "also send GET /auth/me at this rate (iterations/s) over the -me-sessions sessions, as endpoint me-probe, never resent")
+	fs.StringVar(&c.MeCookies, "me-cookies", meCookiesJar, `the login flow's GET /me: jar (the session cookie) or old-service (a junk duplicate first, as the old k6 script's { cookies: res.cookies } sent)`)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -189,9 +213,41 @@ func plan(cfg config) (scenarioDef, error) {
 			return def, errors.New("the smoke flow runs alone, in the smoke scenario only")
 		}
 	}
+	switch cfg.On503 {
+	case "", on503Next, on503Retry, on503Honour:
+	default:
+		return def, fmt.Errorf("-on-503 %q: want next, retry or honour", cfg.On503)
+	}
+	switch cfg.MeCookies {
+	case "", meCookiesJar, meCookiesOldService:
+	default:
+		return def, fmt.Errorf("-me-cookies %q: want jar or old-service", cfg.MeCookies)
+	}
+	if cfg.MaxRetries < 0 || cfg.Warmup < 0 || cfg.MeProbe < 0 || cfg.VUs < 0 {
+		return def, errors.New("-max-retries, -warmup, -me-probe and -vus must not be negative")
+	}
 	if def.sequential {
 		if cfg.Iterations < 1 {
 			return def, errors.New("-iterations must be at least 1")
+		}
+		if cfg.VUs > 0 || cfg.Warmup > 0 || cfg.MeProbe > 0 {
+			return def, errors.New("smoke runs one VU once through: no -vus, -warmup or -me-probe")
+		}
+		return def, nil
+	}
+	if cfg.VUs > 0 {
+		if cfg.Rate != 0 || cfg.Stages != "" || cfg.StartRate >= 0 {
+			return def, errors.New("-vus runs a closed loop for -duration: drop -rate, -stages and -start-rate")
+		}
+		def.vus, def.loopFor = cfg.VUs, cfg.Duration
+		if def.loopFor == 0 {
+			def.loopFor = defaultDuration
+		}
+		if def.loopFor < 0 {
+			return def, errors.New("-duration must be positive")
+		}
+		if cfg.Warmup >= def.loopFor {
+			return def, errors.New("-warmup must be shorter than the run")
 		}
 		return def, nil
 	}
@@ -236,6 +292,9 @@ func plan(cfg config) (scenarioDef, error) {
 	if cfg.MaxVUs < 1 {
 		return def, errors.New("-max-vus must be at least 1")
 	}
+	if cfg.Warmup >= def.schedule.Duration() {
+		return def, errors.New("-warmup must be shorter than the run")
+	}
 	return def, nil
 }
 
@@ -258,7 +317,11 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*loadreport.Summary
 			return nil, err
 		}
 	}
-	tr := newTransport(cfg.MaxVUs, cfg.AllowRemote)
+	conns := max(cfg.MaxVUs, def.vus)
+	if cfg.MeProbe > 0 {
+		conns += probeMaxVUs
+	}
+	tr := newTransport(conns, cfg.AllowRemote)
 	defer tr.CloseIdleConnections()
 	rec := NewRecorder()
 	r := &runner{
@@ -270,7 +333,12 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*loadreport.Summary
 		seedPassword:  cfg.SeedPassword,
 		recoveryEmail: cfg.RecoveryEmail,
 		// Unique per run so registrations never collide with an earlier run.
-		runID: strings.ToLower(rand.Text()[:10]),
+		runID:      strings.ToLower(rand.Text()[:10]),
+		clk:        cfg.clock,
+		on503:      cmp.Or(cfg.On503, on503Next),
+		maxRetries: cfg.MaxRetries,
+		meCookies:  cfg.MeCookies,
+		warn:       stderr,
 	}
 
 	setupCtx, cancelSetup := context.WithTimeout(ctx, cfg.SetupTimeout)
@@ -278,12 +346,12 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*loadreport.Summary
 	if err := r.preflight(setupCtx); err != nil {
 		return nil, err
 	}
-	if def.mix.Has("login") || def.mix.Has("login-only") || def.mix.Has("me") {
+	if def.mix.Has("login") || def.mix.Has("login-only") || def.mix.Has("me") || cfg.MeProbe > 0 {
 		if err := r.setupSeed(setupCtx); err != nil {
 			return nil, err
 		}
 	}
-	if def.mix.Has("me") {
+	if def.mix.Has("me") || cfg.MeProbe > 0 {
 		if cfg.MeSessions < 1 {
 			return nil, errors.New("-me-sessions must be at least 1")
 		}
@@ -293,9 +361,10 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*loadreport.Summary
 	}
 	cancelSetup()
 
-	info := RunInfo{Command: cfg.Command, Scenario: cfg.Scenario, BaseURL: r.baseURL, Mix: def.mix, MaxVUs: cfg.MaxVUs}
+	info := RunInfo{Command: cfg.Command, Scenario: cfg.Scenario, BaseURL: r.baseURL, Mix: def.mix, MaxVUs: cfg.MaxVUs,
+		Executor: "arrival-rate", On503: r.on503, MaxRetries: cfg.MaxRetries, Warmup: cfg.Warmup}
 	if def.sequential {
-		info.MaxVUs = 1
+		info.MaxVUs, info.Executor = 1, "sequential"
 		// smoke: one VU, no schedule; the hard stop is per iteration.
 		info.Started = time.Now()
 		for i := range cfg.Iterations {
@@ -309,17 +378,58 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*loadreport.Summary
 		}
 		info.Pacer = PacerStats{Started: int64(cfg.Iterations), MaxVUs: 1, Elapsed: time.Since(info.Started)}
 	} else {
-		info.Schedule = def.schedule
-		// The hard stop: nothing runs past the schedule plus the grace.
-		runCtx, cancel := context.WithTimeout(ctx, def.schedule.Duration()+cfg.GracefulStop)
+		loadDur := def.loadDuration()
+		// The hard stop: nothing runs past the load plus the grace.
+		runCtx, cancel := context.WithTimeout(ctx, loadDur+cfg.GracefulStop)
 		defer cancel()
-		p := &Pacer{Schedule: def.schedule, MaxVUs: cfg.MaxVUs}
-		stopProgress := progress(cfg.Progress, stderr, p, rec)
 		info.Started = time.Now()
-		info.Pacer = p.Run(runCtx, func(ctx context.Context, n int64) {
-			rec.IterationDone(!r.iteration(ctx, def.mix.Pick(n), n))
-		})
-		stopProgress()
+		start := r.now()
+		r.loadEnd = start.Add(loadDur)
+		stopMarkers := func() {}
+		if cfg.Warmup > 0 {
+			rec.SetWindow(start.Add(cfg.Warmup), r.loadEnd)
+			if cfg.clock == nil {
+				stopMarkers = windowMarkers(runCtx, stderr, cfg.Warmup, loadDur)
+			}
+		}
+		var probe *Pacer
+		probeDone := make(chan PacerStats, 1)
+		if cfg.MeProbe > 0 {
+			probe = &Pacer{Schedule: Constant(cfg.MeProbe, loadDur), MaxVUs: probeMaxVUs, CountFrom: cfg.Warmup, clock: cfg.clock}
+			go func() {
+				probeDone <- probe.Run(runCtx, func(ctx context.Context, n int64) { r.flowProbe(ctx, n) })
+			}()
+		}
+		iterate := func(ctx context.Context, n int64) {
+			done := r.iteration(ctx, def.mix.Pick(n), n)
+			rec.IterationDoneAt(!done, r.now())
+		}
+		if def.vus > 0 {
+			info.Executor, info.VUs, info.MaxVUs = "constant-vus", def.vus, def.vus
+			loop := &ClosedLoop{VUs: def.vus, Duration: loadDur, clock: cfg.clock}
+			stopProgress := progress(cfg.Progress, stderr, func() string {
+				st := loop.Stats()
+				return fmt.Sprintf("authd-load: %5.0fs vus=%d iterations=%d running=%d reqs=%d",
+					st.Elapsed.Seconds(), def.vus, st.Started, loop.Active(), rec.Requests())
+			})
+			info.Pacer = loop.Run(runCtx, start, iterate)
+			stopProgress()
+		} else {
+			info.Schedule = def.schedule
+			p := &Pacer{Schedule: def.schedule, MaxVUs: cfg.MaxVUs, CountFrom: cfg.Warmup, clock: cfg.clock}
+			stopProgress := progress(cfg.Progress, stderr, func() string {
+				st := p.Stats()
+				return fmt.Sprintf("authd-load: %5.0fs target=%.0f/s started=%d dropped=%d running=%d reqs=%d",
+					st.Elapsed.Seconds(), p.Schedule.RateAt(st.Elapsed), st.Started, st.Dropped, p.Active(), rec.Requests())
+			})
+			info.Pacer = p.Run(runCtx, iterate)
+			stopProgress()
+		}
+		if probe != nil {
+			st := <-probeDone
+			info.Probe = loadreport.ProbeStats{Rate: cfg.MeProbe, Started: st.Started, Dropped: st.Dropped}
+		}
+		stopMarkers()
 	}
 	s := rec.Build(info)
 	if !cfg.NoThresholds {
@@ -328,8 +438,36 @@ func run(ctx context.Context, cfg config, stderr io.Writer) (*loadreport.Summary
 	return s, nil
 }
 
-// progress prints a line every interval so a long run shows it is alive.
-func progress(every time.Duration, w io.Writer, p *Pacer, rec *Recorder) (stop func()) {
+// windowMarkers prints a line when the warm-up ends and one when the
+// load does, so a caller (the bench) can take its own readings, such as
+// the server's CPU time, over exactly the measured window.
+func windowMarkers(ctx context.Context, w io.Writer, warmup, total time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(done)
+		var clk wallClock
+		if !clk.SleepUntil(ctx, start.Add(warmup)) {
+			return
+		}
+		fmt.Fprintf(w, "authd-load: %s (%s warm-up over)\n", MarkerWindowOpen, warmup)
+		if !clk.SleepUntil(ctx, start.Add(total)) {
+			return
+		}
+		fmt.Fprintf(w, "authd-load: %s (%s measured)\n", MarkerWindowClosed, total-warmup)
+	}()
+	return func() { cancel(); <-done }
+}
+
+// The marker lines of windowMarkers (the bench looks for them).
+const (
+	MarkerWindowOpen   = "measuring window open"
+	MarkerWindowClosed = "measuring window closed"
+)
+
+// progress prints line() every interval so a long run shows it is alive.
+func progress(every time.Duration, w io.Writer, line func() string) (stop func()) {
 	if every <= 0 {
 		return func() {}
 	}
@@ -344,9 +482,7 @@ func progress(every time.Duration, w io.Writer, p *Pacer, rec *Recorder) (stop f
 			case <-done:
 				return
 			case <-t.C:
-				st := p.Stats()
-				fmt.Fprintf(w, "authd-load: %5.0fs target=%.0f/s started=%d dropped=%d running=%d reqs=%d\n",
-					st.Elapsed.Seconds(), p.Schedule.RateAt(st.Elapsed), st.Started, st.Dropped, p.Active(), rec.Requests())
+				fmt.Fprintln(w, line())
 			}
 		}
 	}()

@@ -136,6 +136,9 @@ func ParseStages(spec string) ([]Stage, error) {
 type Pacer struct {
 	Schedule Schedule
 	MaxVUs   int
+	// CountFrom leaves iterations due before it (a warm-up) out of the
+	// dropped count.
+	CountFrom time.Duration
 
 	// clock is the wall clock unless a test sets it.
 	clock clock
@@ -241,7 +244,7 @@ func (p *Pacer) emit(ctx context.Context, clk clock, start time.Time, tryStart f
 		}
 		if tryStart(n) {
 			p.started.Add(1)
-		} else {
+		} else if due >= p.CountFrom {
 			p.dropped.Add(1)
 		}
 	}

@@ -23,7 +23,12 @@ type Sample struct {
 	// purpose to keep latency bounded. Such replies are kept apart so
 	// "served" latency shows what callers that got an answer experienced.
 	Shed bool
-	Err  string
+	// NoRetryAfter marks a 503 without a Retry-After header.
+	NoRetryAfter bool
+	Err          string
+	// End is when the answer (or the error) came, on the run's clock; it
+	// decides whether the sample falls in the measured window.
+	End time.Time
 }
 
 // failed mirrors the expected statuses of the k6 scripts
@@ -50,6 +55,14 @@ type Recorder struct {
 	errors      map[string]int
 	iterations  int64
 	interrupted int64
+
+	// The measured window (-warmup): when from is set, only what ended
+	// in [from, to] is counted. The zero window counts everything.
+	from, to time.Time
+	outside  int64 // samples left out of the window
+
+	retries    int64
+	retryAfter loadreport.RetryAfterStats
 }
 
 // NewRecorder returns an empty recorder.
@@ -57,13 +70,58 @@ func NewRecorder() *Recorder {
 	return &Recorder{checks: map[string]*loadreport.CheckStats{}, errors: map[string]int{}}
 }
 
+// SetWindow limits the figures to what ends in [from, to]; call it
+// before the load starts.
+func (r *Recorder) SetWindow(from, to time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.from, r.to = from, to
+}
+
+// inWindow says whether something that ended at t counts. A zero t (a
+// caller without a clock reading) always counts. The caller holds mu.
+func (r *Recorder) inWindow(t time.Time) bool {
+	if r.from.IsZero() || t.IsZero() {
+		return true
+	}
+	return !t.Before(r.from) && !t.After(r.to)
+}
+
 // Add records a request.
 func (r *Recorder) Add(s Sample) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !r.inWindow(s.End) {
+		r.outside++
+		return
+	}
 	r.samples = append(r.samples, s)
 	if s.Err != "" {
 		r.errors[s.Err]++
+	}
+}
+
+// Retried counts a request resent after a 503 at t.
+func (r *Recorder) Retried(at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.inWindow(at) {
+		r.retries++
+	}
+}
+
+// Waited counts a Retry-After wait that began at t; missing says the 503
+// had no usable Retry-After, so a default was waited.
+func (r *Recorder) Waited(d time.Duration, missing bool, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.inWindow(at) {
+		return
+	}
+	r.retryAfter.Waits++
+	r.retryAfter.WaitedSeconds += d.Seconds()
+	if missing {
+		r.retryAfter.Missing++
 	}
 }
 
@@ -71,8 +129,17 @@ func (r *Recorder) Add(s Sample) {
 // tells whether the response was deliberate load shedding, so that a
 // failed check can be told apart from a wrong answer.
 func (r *Recorder) Check(name string, ok, shed bool) bool {
+	return r.CheckAt(name, ok, shed, time.Time{})
+}
+
+// CheckAt is Check for a response that ended at t: outside the measured
+// window it is not counted (but ok is still returned).
+func (r *Recorder) CheckAt(name string, ok, shed bool, at time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !r.inWindow(at) {
+		return ok
+	}
 	c := r.checks[name]
 	if c == nil {
 		c = &loadreport.CheckStats{Name: name}
@@ -93,9 +160,16 @@ func (r *Recorder) Check(name string, ok, shed bool) bool {
 
 // IterationDone counts an iteration; an interrupted one (stopped by the
 // hard deadline) is counted apart, as k6 does.
-func (r *Recorder) IterationDone(interrupted bool) {
+func (r *Recorder) IterationDone(interrupted bool) { r.IterationDoneAt(interrupted, time.Time{}) }
+
+// IterationDoneAt counts an iteration that ended at t, if t is in the
+// measured window.
+func (r *Recorder) IterationDoneAt(interrupted bool, at time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !r.inWindow(at) {
+		return
+	}
 	if interrupted {
 		r.interrupted++
 	} else {
@@ -141,6 +215,13 @@ type RunInfo struct {
 	Mix      Mix
 	MaxVUs   int
 	Pacer    PacerStats
+
+	Executor   string
+	VUs        int
+	On503      string
+	MaxRetries int
+	Warmup     time.Duration
+	Probe      loadreport.ProbeStats
 }
 
 func perSecond(n float64, d time.Duration) float64 {
@@ -157,6 +238,9 @@ func (r *Recorder) Build(info RunInfo) *loadreport.Summary {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	el := info.Pacer.Elapsed
+	if !r.from.IsZero() {
+		el = r.to.Sub(r.from)
+	}
 	s := &loadreport.Summary{
 		Tool:                  "authd-load",
 		Command:               info.Command,
@@ -178,6 +262,14 @@ func (r *Recorder) Build(info RunInfo) *loadreport.Summary {
 		Checks:                []loadreport.CheckStats{},
 		Thresholds:            []loadreport.ThresholdResult{},
 		ThresholdsOK:          true,
+		Executor:              info.Executor,
+		VUs:                   info.VUs,
+		On503:                 info.On503,
+		MaxRetries:            info.MaxRetries,
+		WarmupSeconds:         info.Warmup.Seconds(),
+		Retries:               loadreport.Counter{Count: r.retries, Rate: perSecond(float64(r.retries), el)},
+		RetryAfter:            r.retryAfter,
+		Probe:                 info.Probe,
 	}
 	for _, st := range info.Schedule.Stages {
 		s.Stages = append(s.Stages, loadreport.Stage{Duration: st.Duration.String(), Seconds: st.Duration.Seconds(), Target: st.Target})
@@ -191,8 +283,8 @@ func (r *Recorder) Build(info RunInfo) *loadreport.Summary {
 
 	var all, served []float64
 	type acc struct {
-		all, served []float64
-		st          loadreport.EndpointStats
+		all, served, success []float64
+		st                   loadreport.EndpointStats
 	}
 	byName := map[string]*acc{}
 	var names []string
@@ -209,6 +301,12 @@ func (r *Recorder) Build(info RunInfo) *loadreport.Summary {
 			key = "error"
 		}
 		a.st.Statuses[key]++
+		if smp.Status == 503 {
+			s.Status503.Count++
+			if smp.NoRetryAfter {
+				a.st.NoRetryAfter503++
+			}
+		}
 		if smp.failed() {
 			s.HTTPReqFailed.Fails++
 			a.st.Failed++
@@ -222,6 +320,10 @@ func (r *Recorder) Build(info RunInfo) *loadreport.Summary {
 		d := ms(smp.Duration)
 		all = append(all, d)
 		a.all = append(a.all, d)
+		if smp.Status >= 200 && smp.Status < 300 {
+			s.Successes.Count++
+			a.success = append(a.success, d)
+		}
 		switch {
 		case smp.Shed:
 			s.Shed503.Count++
@@ -239,6 +341,8 @@ func (r *Recorder) Build(info RunInfo) *loadreport.Summary {
 		s.HTTPReqFailed.Rate = float64(s.HTTPReqFailed.Fails) / float64(s.HTTPReqFailed.Total)
 	}
 	s.Shed503.Rate = perSecond(float64(s.Shed503.Count), el)
+	s.Successes.Rate = perSecond(float64(s.Successes.Count), el)
+	s.Status503.Rate = perSecond(float64(s.Status503.Count), el)
 	s.HTTPReqDuration = latencyOf(all)
 	s.ServedDuration = latencyOf(served)
 	sort.Strings(names)
@@ -247,6 +351,9 @@ func (r *Recorder) Build(info RunInfo) *loadreport.Summary {
 		a.st.Rate = perSecond(float64(a.st.Count), el)
 		a.st.Latency = latencyOf(a.all)
 		a.st.Served = latencyOf(a.served)
+		a.st.Success = latencyOf(a.success)
+		a.st.SuccessRate = perSecond(float64(len(a.success)), el)
+		a.st.Rate503 = perSecond(float64(a.st.Statuses["503"]), el)
 		s.Endpoints = append(s.Endpoints, a.st)
 	}
 	for _, name := range r.checkOrder {
@@ -399,6 +506,18 @@ func writeText(w io.Writer, s *loadreport.Summary) {
 		fmt.Fprintf(w, "     %s: %s\n", name+strings.Repeat(".", max(0, 31-len([]rune(name)))), value)
 	}
 	fmt.Fprintf(w, "\n  scenario: %s   base_url: %s   max_vus: %d\n", s.Scenario, s.BaseURL, s.MaxVUs)
+	if s.Executor == "constant-vus" {
+		fmt.Fprintf(w, "  executor: constant-vus, %d VUs (closed loop)\n", s.VUs)
+	}
+	if s.On503 != "" && s.On503 != "next" {
+		fmt.Fprintf(w, "  on 503: %s (at most %d resends per request)\n", s.On503, s.MaxRetries)
+	}
+	if s.WarmupSeconds > 0 {
+		fmt.Fprintf(w, "  measured: requests that ended in the %.1fs after a %gs warm-up\n", s.DurationSeconds, s.WarmupSeconds)
+	}
+	if s.Probe.Rate > 0 {
+		fmt.Fprintf(w, "  probe: GET /auth/me at %g/s beside the load (endpoint me-probe), %d dropped\n", s.Probe.Rate, s.Probe.Dropped)
+	}
 	if len(s.Stages) > 0 {
 		var parts []string
 		for _, st := range s.Stages {
@@ -441,6 +560,12 @@ func writeText(w io.Writer, s *loadreport.Summary) {
 		line("interrupted_iterations", strconv.FormatInt(s.InterruptedIterations, 10))
 	}
 	line("shed_503", fmt.Sprintf("%d %.2f/s max=%s", s.Shed503.Count, s.Shed503.Rate, fmtMs(s.Shed503.MaxMs)))
+	line("status_503", fmt.Sprintf("%d %.2f/s", s.Status503.Count, s.Status503.Rate))
+	line("successes (2xx)", fmt.Sprintf("%d %.2f/s", s.Successes.Count, s.Successes.Rate))
+	if s.Retries.Count > 0 || s.RetryAfter.Waits > 0 {
+		line("retries_after_503", fmt.Sprintf("%d %.2f/s; Retry-After waits %d (%.1fs, %d without the header)",
+			s.Retries.Count, s.Retries.Rate, s.RetryAfter.Waits, s.RetryAfter.WaitedSeconds, s.RetryAfter.Missing))
+	}
 	line("server_5xx_other", strconv.Itoa(s.Server5xxOther))
 	line("transport_errors", strconv.Itoa(s.TransportErrors))
 	line("vus_max", fmt.Sprintf("%d used of %d", s.VUsMaxUsed, s.MaxVUs))
@@ -462,6 +587,10 @@ func writeText(w io.Writer, s *loadreport.Summary) {
 			e.Name, e.Count, e.Rate, fmtMs(l.P50Ms), fmtMs(l.P90Ms), fmtMs(l.P95Ms), fmtMs(l.P99Ms), fmtMs(l.MaxMs), strings.Join(hist, " "))
 		if e.Shed503 > 0 {
 			fmt.Fprintf(w, "     %-9s served p95=%s p99=%s, shed 503: %d\n", "", fmtMs(e.Served.P95Ms), fmtMs(e.Served.P99Ms), e.Shed503)
+		}
+		if e.Status(503) > 0 {
+			fmt.Fprintf(w, "     %-9s 2xx %.2f/s p50=%s p95=%s p99=%s; 503 %.2f/s (%d without Retry-After)\n", "",
+				e.SuccessRate, fmtMs(e.Success.P50Ms), fmtMs(e.Success.P95Ms), fmtMs(e.Success.P99Ms), e.Rate503, e.NoRetryAfter503)
 		}
 	}
 	if len(s.ErrorMessages) > 0 {

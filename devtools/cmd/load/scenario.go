@@ -64,6 +64,19 @@ type scenarioDef struct {
 	mix        Mix
 	sequential bool // smoke: one VU, iterations one after the other
 	thresholds []Threshold
+	// vus > 0: a closed loop (k6's constant-vus) of vus users for
+	// loopFor, instead of the schedule.
+	vus     int
+	loopFor time.Duration
+}
+
+// loadDuration is how long the load runs: the closed loop's duration or
+// the schedule's.
+func (d scenarioDef) loadDuration() time.Duration {
+	if d.vus > 0 {
+		return d.loopFor
+	}
+	return d.schedule.Duration()
 }
 
 var defaultDuration = 30 * time.Second
@@ -206,6 +219,132 @@ type runner struct {
 	runID         string
 
 	mePool []*http.Client
+
+	// clk is the wall clock unless a test sets it: the timestamps that
+	// place a sample in the measured window, the Retry-After waits.
+	clk clock
+	// on503 and maxRetries are what a client does after a 503 (see do).
+	on503      string
+	maxRetries int
+	// loadEnd is when the load's schedule ends: after it nothing is
+	// resent and no Retry-After is waited, so the run drains at once.
+	loadEnd time.Time
+	// meCookies "old-service" sends the /me of the login flow the way the
+	// old service's k6 script did (see oldServiceCookies).
+	meCookies string
+	// warn receives setup warnings (stderr); nil: none.
+	warn io.Writer
+}
+
+// What a client does after a 503 (-on-503).
+const (
+	on503Next   = "next"   // the iteration goes on (k6's behaviour)
+	on503Retry  = "retry"  // resend at once, at most maxRetries times
+	on503Honour = "honour" // sleep the Retry-After, then resend (at most maxRetries times)
+)
+
+// defaultRetryAfter is what an honouring client waits after a 503 whose
+// Retry-After is missing or unreadable; maxRetryAfter bounds any wait.
+const (
+	defaultRetryAfter = time.Second
+	maxRetryAfter     = 30 * time.Second
+)
+
+func (r *runner) now() time.Time {
+	if r.clk != nil {
+		return r.clk.Now()
+	}
+	return time.Now()
+}
+
+// sleep waits d and reports whether ctx stayed alive.
+func (r *runner) sleep(ctx context.Context, d time.Duration) bool {
+	if r.clk != nil {
+		return r.clk.SleepUntil(ctx, r.clk.Now().Add(d))
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// loadOver says whether the schedule has ended (a zero loadEnd: never).
+func (r *runner) loadOver() bool { return !r.loadEnd.IsZero() && !r.now().Before(r.loadEnd) }
+
+// retryAfterOf reads Retry-After (delta-seconds or an HTTP date); ok is
+// false when it is missing or unreadable, and the default is returned.
+func retryAfterOf(h http.Header, now time.Time) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return defaultRetryAfter, false
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return min(time.Duration(n)*time.Second, maxRetryAfter), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return min(max(t.Sub(now), 0), maxRetryAfter), true
+	}
+	return defaultRetryAfter, false
+}
+
+// do sends a request of a flow and applies the -on-503 policy: with
+// "next" it is call; with "retry" a 503 is resent at once, and with
+// "honour" the client first sleeps the Retry-After, up to maxRetries
+// resends either way. Every attempt is a sample; the last answer is
+// returned for the flow's check. Once the schedule is over nothing is
+// resent or waited.
+func (r *runner) do(ctx context.Context, c *http.Client, endpoint, method, path string, body any) (response, bool) {
+	for attempt := 0; ; attempt++ {
+		res, ok := r.call(ctx, c, endpoint, method, path, body, true)
+		if !ok || res.Status != http.StatusServiceUnavailable || r.on503 == "" || r.on503 == on503Next || r.loadOver() {
+			return res, ok
+		}
+		if r.on503 == on503Honour {
+			wait, given := retryAfterOf(res.Header, r.now())
+			r.rec.Waited(wait, !given, r.now())
+			if !r.sleep(ctx, wait) {
+				return res, false
+			}
+		}
+		if attempt >= r.maxRetries || r.loadOver() {
+			return res, true
+		}
+		r.rec.Retried(r.now())
+	}
+}
+
+// check records a check on a response, in the window of its end.
+func (r *runner) check(name string, res response, ok bool) bool {
+	return r.rec.CheckAt(name, ok, res.Shed, res.End)
+}
+
+// oldServiceCookies is the Cookie header of the old service's k6 script
+// for GET /me after login: its getCurrentUser passed the login response's
+// cookies on, http.get(url, { cookies: res.cookies }). res.cookies maps a
+// name to an array of cookie objects, which k6 turns into the string
+// "[object Object]" and sends before the cookie of the VU's jar:
+//
+//	Cookie: authd_session="[object Object]"; authd_session=<token>
+//
+// This returns a request option that sets the junk duplicate of each of
+// the jar's cookies; the client then appends the jar's real ones.
+func oldServiceCookies(jar http.CookieJar) func(*http.Request) {
+	return func(req *http.Request) {
+		if jar == nil {
+			return
+		}
+		var parts []string
+		for _, ck := range jar.Cookies(req.URL) {
+			parts = append(parts, ck.Name+`="[object Object]"`)
+		}
+		if len(parts) > 0 {
+			req.Header.Set("Cookie", strings.Join(parts, "; "))
+		}
+	}
 }
 
 func newJar() http.CookieJar {
@@ -232,12 +371,13 @@ type response struct {
 	Duration time.Duration
 	Shed     bool
 	Err      error
+	End      time.Time // on the runner's clock
 }
 
 // call sends one request. record=false keeps setup traffic out of the
 // figures. ok is false when ctx ended (hard stop or interrupt): the
 // request is then neither a result nor a failure of the server.
-func (r *runner) call(ctx context.Context, c *http.Client, endpoint, method, path string, body any, record bool) (response, bool) {
+func (r *runner) call(ctx context.Context, c *http.Client, endpoint, method, path string, body any, record bool, opts ...func(*http.Request)) (response, bool) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -257,6 +397,9 @@ func (r *runner) call(ctx context.Context, c *http.Client, endpoint, method, pat
 	// non-browser client sends none.
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "authd-load/1")
+	for _, o := range opts {
+		o(req)
+	}
 
 	start := time.Now()
 	resp, err := c.Do(req)
@@ -268,6 +411,7 @@ func (r *runner) call(ctx context.Context, c *http.Client, endpoint, method, pat
 		res.Shed = resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != ""
 	}
 	res.Duration = time.Since(start)
+	res.End = r.now()
 	if err != nil {
 		if ctx.Err() != nil {
 			return res, false
@@ -275,7 +419,8 @@ func (r *runner) call(ctx context.Context, c *http.Client, endpoint, method, pat
 		res.Status, res.Err = 0, err
 	}
 	if record && r.rec != nil {
-		s := Sample{Endpoint: endpoint, Status: res.Status, Duration: res.Duration, Shed: res.Shed}
+		s := Sample{Endpoint: endpoint, Status: res.Status, Duration: res.Duration, Shed: res.Shed, End: res.End,
+			NoRetryAfter: res.Status == http.StatusServiceUnavailable && !res.Shed}
 		if res.Err != nil {
 			s.Err = classify(res.Err)
 		}
@@ -385,8 +530,17 @@ func (r *runner) setupSeed(ctx context.Context) error {
 }
 
 // setupMePool logs in n separate sessions so GET /me is spread over many
-// sessions, as many VUs would, without paying Argon2 per request.
+// sessions, as many VUs would, without paying Argon2 per request. The
+// sessions belong to throwaway users, sessionsPerPoolUser each: authd caps
+// one identity's live sessions (SESSIONS_PER_IDENTITY) and a login beyond
+// the cap ends the oldest, so sessions of the login user would be ended
+// by the very load that logs it in. Where no user can be registered
+// (registration limit, strict registration) the login user is used.
 func (r *runner) setupMePool(ctx context.Context, n int) error {
+	users := make([]credentials, (n+sessionsPerPoolUser-1)/sessionsPerPoolUser)
+	for k := range users {
+		users[k] = r.poolUser(ctx, k)
+	}
 	r.mePool = make([]*http.Client, n)
 	errs := make([]error, n)
 	sem := make(chan struct{}, 4)
@@ -396,7 +550,7 @@ func (r *runner) setupMePool(ctx context.Context, n int) error {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			c := r.client(newJar())
-			res := r.callRetry(ctx, c, "login", http.MethodPost, pathLogin, credentials{r.seedEmail, r.seedPassword})
+			res := r.callRetry(ctx, c, "login", http.MethodPost, pathLogin, users[i/sessionsPerPoolUser])
 			if res.Err != nil || res.Status != http.StatusOK {
 				errs[i] = fmt.Errorf("session %d: login answered %d %v %s", i, res.Status, res.Err, snippet(res.Body))
 			}
@@ -408,6 +562,24 @@ func (r *runner) setupMePool(ctx context.Context, n int) error {
 		return fmt.Errorf("setup of the /me session pool: %w", err)
 	}
 	return nil
+}
+
+// sessionsPerPoolUser stays well below authd's default session cap (32).
+const sessionsPerPoolUser = 16
+
+// poolUser registers the k-th user of the /me session pool, or falls
+// back to the login user (with a warning) when registration fails.
+func (r *runner) poolUser(ctx context.Context, k int) credentials {
+	u := credentials{Identifier: fmt.Sprintf("load-%s-pool-%d@example.com", r.runID, k), Password: "Ld-" + rand.Text()[:16]}
+	res, ok := r.call(ctx, r.client(newJar()), "register", http.MethodPost, pathRegister, u, false)
+	if ok && res.Err == nil && res.Status == http.StatusCreated {
+		return u
+	}
+	if r.warn != nil {
+		fmt.Fprintf(r.warn, "authd-load: could not register a user for the /me sessions (HTTP %d %v); they use %s, "+
+			"whose sessions other logins of it can end (SESSIONS_PER_IDENTITY)\n", res.Status, res.Err, r.seedEmail)
+	}
+	return credentials{r.seedEmail, r.seedPassword}
 }
 
 func (r *runner) newUser(n int64) credentials {
@@ -437,31 +609,61 @@ func (r *runner) iteration(ctx context.Context, flow string, n int64) bool {
 		return r.flowHealth(ctx)
 	case "smoke":
 		return r.flowSmoke(ctx, n)
+	case "me-probe":
+		return r.flowProbe(ctx, n)
 	}
 	panic("unknown flow " + flow)
 }
 
 func (r *runner) flowLogin(ctx context.Context, thenMe bool) bool {
-	c := r.client(newJar())
-	res, ok := r.call(ctx, c, "login", http.MethodPost, pathLogin, credentials{r.seedEmail, r.seedPassword}, true)
+	jar := newJar()
+	c := r.client(jar)
+	res, ok := r.do(ctx, c, "login", http.MethodPost, pathLogin, credentials{r.seedEmail, r.seedPassword})
 	if !ok {
 		return false
 	}
 	// /me without a session only measures a 401; the failed login is
 	// already counted.
-	if !r.rec.Check("login 2xx", is2xx(res.Status), res.Shed) || !thenMe {
+	if !r.check("login 2xx", res, is2xx(res.Status)) || !thenMe {
 		return true
+	}
+	if r.meCookies == meCookiesOldService {
+		res, ok := r.call(ctx, c, "me", http.MethodGet, pathMe, nil, true, oldServiceCookies(jar))
+		if ok {
+			r.check("me 200", res, res.Status == http.StatusOK)
+		}
+		return ok
 	}
 	return r.expect(ctx, c, "me", http.MethodGet, pathMe, nil, "me 200", statusIs(http.StatusOK))
 }
 
+// The -me-cookies shapes of the login flow's GET /me.
+const (
+	meCookiesJar        = "jar"
+	meCookiesOldService = "old-service"
+)
+
+// probeEndpoint names the -me-probe requests, apart from the flows' "me".
+const probeEndpoint = "me-probe"
+
+// flowProbe is one GET /me of the probe: one attempt, never resent, so
+// it measures what a client of the cheap path sees.
+func (r *runner) flowProbe(ctx context.Context, n int64) bool {
+	c := r.mePool[int(n%int64(len(r.mePool)))]
+	res, ok := r.call(ctx, c, probeEndpoint, http.MethodGet, pathMe, nil, true)
+	if ok {
+		r.check(probeEndpoint+" 200", res, res.Status == http.StatusOK)
+	}
+	return ok
+}
+
 func (r *runner) register(ctx context.Context, c *http.Client, u credentials) (response, bool) {
-	res, ok := r.call(ctx, c, "register", http.MethodPost, pathRegister, u, true)
+	res, ok := r.do(ctx, c, "register", http.MethodPost, pathRegister, u)
 	if !ok {
 		return res, false
 	}
-	r.rec.Check("register 2xx", is2xx(res.Status), res.Shed)
-	r.rec.Check("register <500ms", res.Err == nil && res.Duration < 500*time.Millisecond, res.Shed)
+	r.check("register 2xx", res, is2xx(res.Status))
+	r.check("register <500ms", res, res.Err == nil && res.Duration < 500*time.Millisecond)
 	return res, true
 }
 
@@ -520,10 +722,10 @@ func statusIs(want int) func(int) bool { return func(s int) bool { return s == w
 
 // expect sends one request and records one check on its status.
 func (r *runner) expect(ctx context.Context, c *http.Client, endpoint, method, path string, body any, check string, want func(int) bool) bool {
-	res, ok := r.call(ctx, c, endpoint, method, path, body, true)
+	res, ok := r.do(ctx, c, endpoint, method, path, body)
 	if !ok {
 		return false
 	}
-	r.rec.Check(check, want(res.Status), res.Shed)
+	r.check(check, res, want(res.Status))
 	return true
 }

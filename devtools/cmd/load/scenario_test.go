@@ -23,6 +23,12 @@ type fakeAuthd struct {
 	users    map[string]string // e-mail → password
 	sessions map[string]string // token → e-mail
 	hits     map[string]int    // path → requests
+	// meCookies are the Cookie headers of the /me requests, in order.
+	meCookies []string
+	// sessionCap > 0 ends an identity's oldest session when a new one
+	// would pass it, as authd's SESSIONS_PER_IDENTITY does.
+	sessionCap int
+	order      map[string][]string // e-mail → its live tokens, oldest first
 }
 
 func newFakeAuthd(t *testing.T) (*fakeAuthd, *httptest.Server) {
@@ -66,16 +72,32 @@ func (f *fakeAuthd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		_ = json.Unmarshal(b, &body)
 	}
+	// Like authd, the session is looked up from any cookie of its name:
+	// a client may send a stale or junk duplicate first.
 	current := func() (string, string) {
-		c, err := r.Cookie(fakeCookie)
-		if err != nil {
-			return "", ""
+		for _, c := range r.CookiesNamed(fakeCookie) {
+			if email := f.sessions[c.Value]; email != "" {
+				return c.Value, email
+			}
 		}
-		return c.Value, f.sessions[c.Value]
+		return "", ""
+	}
+	if r.URL.Path == pathMe {
+		f.meCookies = append(f.meCookies, r.Header.Get("Cookie"))
 	}
 	start := func(email string) {
 		tok := rand.Text()
 		f.sessions[tok] = email
+		if f.sessionCap > 0 {
+			if f.order == nil {
+				f.order = map[string][]string{}
+			}
+			f.order[email] = append(f.order[email], tok)
+			for len(f.order[email]) > f.sessionCap {
+				delete(f.sessions, f.order[email][0])
+				f.order[email] = f.order[email][1:]
+			}
+		}
 		http.SetCookie(w, &http.Cookie{Name: fakeCookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	}
 	switch r.Method + " " + r.URL.Path {
