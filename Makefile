@@ -63,7 +63,7 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzParsePHC -fuzztime=$(FUZZTIME) ./internal/argon2id
 	$(GO) test -run=NONE -fuzz=FuzzVerify -fuzztime=$(FUZZTIME) ./internal/argon2id
 
-## bench: build authd, run it on the local services and write BENCHMARKS.md (about 7 minutes)
+## bench: build authd, run it on the local services and write BENCHMARKS.md (about 11 minutes)
 bench:
 	@scripts/services.sh
 	$(GO) run ./devtools/cmd/bench -out BENCHMARKS.md

@@ -371,7 +371,7 @@ func settings() []setting {
 			}},
 		{name: "HASH_POOL_SIZE", def: fixed("0"), help: "Concurrent Argon2id hashes (memory: size × ARGON2_MEMORY_KIB); 0 means one per usable CPU.",
 			parse: func(c *Config, v string) (err error) { c.HashPoolSize, err = parseInt(v, 0, 1024); return }},
-		{name: "HASH_WAIT_BUDGET", def: fixed("150ms"), help: "When the predicted wait for a hash passes this, register/login/password answer 503 with Retry-After at once.",
+		{name: "HASH_WAIT_BUDGET", def: fixed("600ms"), help: "When the predicted wait for a hash passes this, register/login/password answer 503 with Retry-After at once.",
 			parse: func(c *Config, v string) (err error) {
 				c.HashWaitBudget, err = parseDuration(v, time.Millisecond, time.Minute)
 				return
@@ -386,7 +386,7 @@ func settings() []setting {
 				c.ShedDelay, err = parseDuration(v, 0, 10*time.Second)
 				return
 			}},
-		{name: "HASH_NICE", def: fixed("10"), help: "Scheduling niceness of the hashing threads (0-19, Linux): cheap requests run ahead of Argon2 on busy CPUs.",
+		{name: "HASH_NICE", def: fixed("0"), help: "Scheduling niceness of the hashing threads (0-19, Linux); above 0 cheap requests run ahead of Argon2 on busy CPUs, at a cost in logins served.",
 			parse: func(c *Config, v string) (err error) { c.HashNice, err = parseInt(v, 0, 19); return }},
 		{name: "HTTP_READ_HEADER_TIMEOUT", def: fixed("5s"), help: "Time a client has to send the request headers.",
 			parse: func(c *Config, v string) (err error) {

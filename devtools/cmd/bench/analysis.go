@@ -171,9 +171,9 @@ func whySaturation(b *bench, s *satRun, variants []*satRun) []string {
 			out = append(out, fmt.Sprintf("Fewer garbage collections shorten the tail (p99 %s with `%s`): every hash allocates its "+
 				"Argon2 memory afresh, so authd collected %.0f times a second here, and each cycle takes a Go processor for its mark "+
 				"worker, stops the world briefly and makes allocating requests help with marking.", fmtMs(p99), v.Label, s.Profile.GCPerSec))
-		case v.Label == "HASH_NICE=0" && p99 < 10 && me.Latency.P99Ms < 10 && p99 < 1.2*me.Latency.P99Ms:
-			out = append(out, fmt.Sprintf("Hashing threads at normal priority change little here (p99 %s): with spare Go "+
-				"processors the kernel already gives a waking request thread a core quickly.", fmtMs(p99)))
+		case strings.HasPrefix(v.Label, "HASH_NICE=") && p99 < 10 && me.Latency.P99Ms < 10 && p99 < 1.2*me.Latency.P99Ms:
+			out = append(out, fmt.Sprintf("The hashing threads' priority changes little here (p99 %s with `%s`): with spare Go "+
+				"processors the kernel already gives a waking request thread a core quickly.", fmtMs(p99), v.Label))
 		case v.Label == "HASH_NICE=0" && p99 >= 10 && me.Latency.P99Ms < 10:
 			out = append(out, fmt.Sprintf("With hashing threads at normal priority the target is missed (p99 %s): the kernel then "+
 				"shares a core fairly between a request thread and a hashing thread, so a request can wait a full time slice; "+

@@ -330,8 +330,8 @@ type loginVariant struct {
 // hash threads get: the Go processors beside them and their priority.
 func (b *bench) loginWhatIfs() []whatIf {
 	w := []whatIf{{fmt.Sprintf("GOMAXPROCS=%d", b.ncpu), "no Go processors beyond one per CPU"}}
-	if _, ok := b.defaults["HASH_NICE"]; ok {
-		w = append(w, whatIf{"HASH_NICE=0", "hashing threads at normal priority"})
+	if nice, ok := b.niceWhatIf(); ok {
+		w = append(w, nice)
 	}
 	return w
 }
@@ -425,12 +425,25 @@ type whatIf struct {
 	Idea string
 }
 
+// niceWhatIf is the other priority of the hashing threads than authd's
+// default: niced when they run at normal priority, and the reverse.
+func (b *bench) niceWhatIf() (whatIf, bool) {
+	d, ok := b.defaults["HASH_NICE"]
+	if !ok {
+		return whatIf{}, false
+	}
+	if d == "0" {
+		return whatIf{"HASH_NICE=10", "hashing threads niced (cheap requests ahead of Argon2)"}, true
+	}
+	return whatIf{"HASH_NICE=0", "hashing threads at normal priority"}, true
+}
+
 // satWhatIfs picks the variants this authd supports (from its --help).
 func (b *bench) satWhatIfs() []whatIf {
 	w := []whatIf{{fmt.Sprintf("GOMAXPROCS=%d", b.ncpu),
 		"one Go processor per CPU (Go's own default), so busy hash slots can hold every processor"}}
-	if _, ok := b.defaults["HASH_NICE"]; ok {
-		w = append(w, whatIf{"HASH_NICE=0", "hashing threads at normal priority"})
+	if nice, ok := b.niceWhatIf(); ok {
+		w = append(w, nice)
 	}
 	if d, ok := b.defaults["HASH_WAIT_BUDGET"]; ok {
 		alt := "1s"
