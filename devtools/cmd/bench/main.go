@@ -471,7 +471,7 @@ func (b *bench) restartAuthd(ctx context.Context, overrides ...string) error {
 // `authd --help` when this authd has them.
 var defaultsShown = []string{
 	"ARGON2_MEMORY_KIB", "ARGON2_ITERATIONS", "ARGON2_PARALLELISM",
-	"HASH_POOL_SIZE", "HASH_WAIT_BUDGET", "HASH_MAX_QUEUE", "HASH_NICE",
+	"HASH_POOL_SIZE", "HASH_WAIT_BUDGET", "HASH_MAX_QUEUE", "HASH_NICE", "SHED_DELAY",
 	"MAX_IN_FLIGHT", "MAX_CONNECTIONS", "DATABASE_MAX_CONNS", "PROFILE_CACHE_TTL",
 	"LOGIN_ACCOUNT_FREE_ATTEMPTS", "MAIL_LIMIT_PER_HOUR",
 }

@@ -601,7 +601,13 @@ func whyShapes(b *bench, outs []shapeOutcome, capacity float64) []string {
 			continue
 		}
 		s := fmt.Sprintf("%s: %s hashes (%s of capacity), %s 503s", o.Shape.Label, fmtRate(r.HashRate), fmtPct(r.Share), fmtRate(r.RejRate))
-		if r.Rejections == 0 {
+		if r.Rejections == 0 && o.Shape.VUs > b.ncpu {
+			s = fmt.Sprintf("%s: %s hashes (%s of capacity) and no 503, authd using %.2f CPUs: with more clients than "+
+				"slots the pool never ran dry, so the cores it lacked went to the login's work beside the hash (session, "+
+				"audit, JSON: %s per login in phase 1), to PostgreSQL, Valkey and the load generator on the same machine "+
+				"(see where the CPU went, below), and to hashes slowing each other down", o.Shape.Label, fmtRate(r.HashRate),
+				fmtPct(r.Share), r.AuthdCPUs, loginBeyondHash(b))
+		} else if r.Rejections == 0 {
 			s = fmt.Sprintf("%s: %s hashes (%s of capacity) and no 503, authd using %.2f CPUs: the clients kept the pool "+
 				"busy only part of the time (each waits for its answer, and a login is more than its hash)",
 				o.Shape.Label, fmtRate(r.HashRate), fmtPct(r.Share), r.AuthdCPUs)
