@@ -508,7 +508,7 @@ func (b *bench) phaseSaturation(ctx context.Context) Phase {
 			Note: fmt.Sprintf("%s of A's requests", fmtPct(float64(as.Shed503.Count)/math.Max(1, float64(as.HTTPReqFailed.Total))))},
 		{Name: "A: slowest shed 503", Value: as.Shed503.MaxMs, Text: fmtMs(as.Shed503.MaxMs),
 			Target: &Target{Op: LessThan, Limit: 50 + shedDelayMs, Text: fmt.Sprintf("< %s (SHED_DELAY + 50 ms)", fmtMs(50+shedDelayMs))},
-			Note: "a shed 503 waits SHED_DELAY on purpose (it slows clients that retry at once); the rest is the refusal's own time"},
+			Note:   "a shed 503 waits SHED_DELAY on purpose (it slows clients that retry at once); the rest is the refusal's own time"},
 		{Name: "A: answers neither served nor shed 503", Value: float64(neither), Text: fmtCount(int64(neither)),
 			Target: &Target{Op: Equal, Limit: 0, Text: "0 (every refusal is a 503)"}, Note: statusList(mergeStatuses(reg.Statuses, login.Statuses))},
 		{Name: "B: `/auth/me` p50 / p95", Value: me.Latency.P95Ms, Text: fmtMs(me.Latency.P50Ms) + " / " + fmtMs(me.Latency.P95Ms),
