@@ -20,26 +20,14 @@ import (
 	"github.com/authd/authd/internal/testenv"
 )
 
-// mailpitBinary finds Mailpit: MAILPIT_BIN, then PATH, then GOPATH/bin.
-// `make test` installs it there when it is missing, so the test fails
-// rather than skips without it.
+// mailpitBinary finds Mailpit (testenv.MailpitBinary) or fails the test.
 func mailpitBinary(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("MAILPIT_BIN"); p != "" {
-		return p
+	p, err := testenv.MailpitBinary()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if p, err := exec.LookPath("mailpit"); err == nil {
-		return p
-	}
-	out, err := exec.Command("go", "env", "GOPATH").Output()
-	if err == nil {
-		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "mailpit")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	t.Fatal("mailpit not found: run `make test` (it installs github.com/axllent/mailpit@v1.33.1) or set MAILPIT_BIN")
-	return ""
+	return p
 }
 
 var (

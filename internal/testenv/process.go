@@ -4,10 +4,14 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -124,4 +128,22 @@ func exitText(err error) string {
 		return "exit status 0"
 	}
 	return err.Error()
+}
+
+// MailpitBinary finds Mailpit: $MAILPIT_BIN, then mailpit on PATH, then
+// GOPATH/bin/mailpit (where `make test` installs it).
+func MailpitBinary() (string, error) {
+	if p := os.Getenv("MAILPIT_BIN"); p != "" {
+		return p, nil
+	}
+	if p, err := exec.LookPath("mailpit"); err == nil {
+		return p, nil
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "mailpit")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("mailpit not found: run `make test` (it installs github.com/axllent/mailpit@v1.33.1) or set MAILPIT_BIN")
 }

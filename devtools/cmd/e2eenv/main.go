@@ -145,7 +145,7 @@ func repoWeb() string {
 // startMailpit runs Mailpit on free loopback ports with its own database
 // file, and returns its API's base URL, its SMTP port and how to stop it.
 func startMailpit(ctx context.Context) (string, int, func(), error) {
-	bin, err := mailpitBinary()
+	bin, err := testenv.MailpitBinary()
 	if err != nil {
 		return "", 0, nil, err
 	}
@@ -179,24 +179,6 @@ func startMailpit(ctx context.Context) (string, int, func(), error) {
 		return "", 0, nil, err
 	}
 	return url, smtpPort, clean, nil
-}
-
-// mailpitBinary is $MAILPIT_BIN, mailpit on PATH, or GOPATH/bin/mailpit
-// (where `make test` installs it).
-func mailpitBinary() (string, error) {
-	if p := os.Getenv("MAILPIT_BIN"); p != "" {
-		return p, nil
-	}
-	if p, err := exec.LookPath("mailpit"); err == nil {
-		return p, nil
-	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "mailpit")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("mailpit not found: run `make test` (it installs it) or set MAILPIT_BIN")
 }
 
 // deleteKeys removes this run's Valkey keys.
