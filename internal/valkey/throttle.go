@@ -411,11 +411,21 @@ func (x *Lockouts) Release(ctx context.Context, _ time.Time, attempts ...auth.At
 	return nil
 }
 
-// Reset forgets the keys' failures, one DEL per key (cluster slots).
+// Reset forgets the keys' failures in one round trip: one DEL per key,
+// since the keys may live on different cluster slots.
 func (x *Lockouts) Reset(ctx context.Context, keys ...auth.ThrottleKey) error {
-	for _, k := range keys {
-		if err := x.l.Reset(ctx, x.l.throttleName(k)); err != nil {
-			return err
+	if len(keys) == 0 {
+		return nil
+	}
+	cmds := make(vk.Commands, len(keys))
+	for i, k := range keys {
+		cmds[i] = x.l.c.B().Del().Key(x.l.throttleKey(x.l.throttleName(k))).Build()
+	}
+	ctx, cancel := x.l.call(ctx)
+	defer cancel()
+	for _, r := range x.l.c.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			return fmt.Errorf("valkey: lockout reset: %w", err)
 		}
 	}
 	return nil
