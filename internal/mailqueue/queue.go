@@ -26,6 +26,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/authd/authd/internal/auth"
+	"github.com/authd/authd/internal/seal"
 	"github.com/authd/authd/internal/smtp"
 )
 
@@ -73,14 +74,14 @@ const queueName = "mail"
 type Queue struct {
 	working  bool // false for an insert-only queue
 	client   *river.Client[pgx.Tx]
-	sealer   *sealer
+	sealer   *seal.Box
 	metrics  *metrics
 	requests *requestWorker // answers mail requests; idle in an insert-only queue
 }
 
 // New builds the queue over pool. Call Start to run the workers.
 func New(pool *pgxpool.Pool, sender Sender, purge Purger, cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Queue, error) {
-	s, err := newSealer(cfg.Secret, cfg.PreviousSecrets...)
+	s, err := seal.New("authd mail queue seal v1", cfg.Secret, cfg.PreviousSecrets...)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +188,7 @@ func (o outbox) Queue(ctx context.Context, m auth.Mail) error {
 	if err != nil {
 		return auth.Internal("mailqueue: encode", err)
 	}
-	args, opts := sendMailArgs{Sealed: o.q.sealer.seal(plain)}, &river.InsertOpts{Queue: queueName}
+	args, opts := sendMailArgs{Sealed: o.q.sealer.Seal(plain)}, &river.InsertOpts{Queue: queueName}
 	if o.tx != nil {
 		_, err = o.q.client.InsertTx(ctx, o.tx, args, opts)
 	} else {
@@ -210,7 +211,7 @@ type mailRecord struct {
 
 type sendWorker struct {
 	river.WorkerDefaults[sendMailArgs]
-	sealer  *sealer
+	sealer  *seal.Box
 	sender  Sender
 	cfg     Config
 	log     *slog.Logger
@@ -236,7 +237,7 @@ func (w *sendWorker) NextRetry(job *river.Job[sendMailArgs]) time.Time {
 }
 
 func (w *sendWorker) Work(ctx context.Context, job *river.Job[sendMailArgs]) error {
-	plain, err := w.sealer.open(job.Args.Sealed)
+	plain, err := w.sealer.Open(job.Args.Sealed)
 	if err != nil {
 		// Another instance may hold the key this one lacks (a replica with
 		// a wrong SECRET_KEY, or one not yet given SECRET_KEY_PREVIOUS after

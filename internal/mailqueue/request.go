@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/authd/authd/internal/auth"
+	"github.com/authd/authd/internal/seal"
 )
 
 // RequestAnswerer answers queued mail requests: the domain's
@@ -46,7 +47,7 @@ func (o outbox) QueueRequest(ctx context.Context, r auth.MailRequest) error {
 	if err != nil {
 		return auth.Internal("mailqueue: encode request", err)
 	}
-	args, opts := mailRequestArgs{Sealed: o.q.sealer.seal(plain)}, &river.InsertOpts{Queue: queueName}
+	args, opts := mailRequestArgs{Sealed: o.q.sealer.Seal(plain)}, &river.InsertOpts{Queue: queueName}
 	if o.tx != nil {
 		_, err = o.q.client.InsertTx(ctx, o.tx, args, opts)
 	} else {
@@ -65,7 +66,7 @@ func (q *Queue) AnswerRequestsWith(a RequestAnswerer) { q.requests.answerer.Stor
 type requestWorker struct {
 	river.WorkerDefaults[mailRequestArgs]
 	answerer atomic.Pointer[RequestAnswerer]
-	sealer   *sealer
+	sealer   *seal.Box
 	cfg      Config
 	log      *slog.Logger
 	metrics  *metrics
@@ -84,7 +85,7 @@ func (w *requestWorker) NextRetry(job *river.Job[mailRequestArgs]) time.Time {
 }
 
 func (w *requestWorker) Work(ctx context.Context, job *river.Job[mailRequestArgs]) error {
-	plain, err := w.sealer.open(job.Args.Sealed)
+	plain, err := w.sealer.Open(job.Args.Sealed)
 	if err != nil {
 		// As for a mail: another instance may hold the key.
 		w.metrics.unsealable.Inc()
