@@ -42,7 +42,7 @@ func TestPairs(t *testing.T) {
 
 // callerData is what internal/auth passes to each template (keep in step
 // with the Mail values built in internal/auth: recovery.go, register.go,
-// verification.go). The durations are odd values no template would write
+// verification.go, totp.go's securityNotice). The durations are odd values no template would write
 // by itself, so a hard-coded duration cannot pass for a passed one.
 func callerData(name string) map[string]any {
 	switch name {
@@ -53,6 +53,8 @@ func callerData(name string) map[string]any {
 			"Expiry": "19 hours", "CodeExpiry": "11 minutes"}
 	case "password_changed":
 		return map[string]any{"Product": "authd", "Email": "a@example.test", "When": "2 January 2026 15:04 UTC"}
+	case "second_factor_added", "second_factor_removed", "recovery_code_used":
+		return map[string]any{"Product": "authd", "Email": "a@example.test", "Factor": "a passkey named “Laptop”", "When": "2 January 2026 15:04 UTC"}
 	case "account_exists":
 		return map[string]any{"Product": "authd", "Email": "a@example.test", "Link": "https://app.example.test/login"}
 	case "username_taken":
@@ -107,6 +109,9 @@ func TestExpiries(t *testing.T) {
 		{"password_changed", nil},
 		{"account_exists", nil},
 		{"username_taken", nil},
+		{"second_factor_added", nil},
+		{"second_factor_removed", nil},
+		{"recovery_code_used", nil},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {

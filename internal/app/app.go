@@ -33,8 +33,10 @@ import (
 	"github.com/authd/authd/internal/httpapi"
 	"github.com/authd/authd/internal/mailqueue"
 	"github.com/authd/authd/internal/postgres"
+	"github.com/authd/authd/internal/seal"
 	"github.com/authd/authd/internal/smtp"
 	"github.com/authd/authd/internal/valkey"
+	"github.com/authd/authd/internal/webauthn"
 	"github.com/authd/authd/migrations"
 	"github.com/authd/authd/web"
 )
@@ -150,20 +152,33 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Overrides) 
 		stores.Identities = o.WrapIdentities(stores.Identities)
 	}
 	vh := valkey.NewHandle(a.Valkey, cfg.ValkeyKeyPrefix, cfg.DependencyTimeout, derive(cfg.SecretKey, "authd valkey key subjects"))
+	totpSecrets, err := seal.New("authd totp secret seal v1", cfg.SecretKey, cfg.PreviousSecretKeys...)
+	if err != nil {
+		return nil, fmt.Errorf("config: SECRET_KEY: %w", err)
+	}
+	ceremonies, err := webauthn.New(webauthn.Config{PublicURL: cfg.PublicURL, Origins: cfg.CSRFTrustedOrigins, DisplayName: cfg.ProductName})
+	if err != nil {
+		return nil, fmt.Errorf("config: PUBLIC_URL: %w", err)
+	}
 	a.Service = auth.NewService(auth.Deps{
-		Stores:     stores,
-		Transactor: transactor{a},
-		Hasher:     hasher,
-		Sessions:   valkey.NewSessions(vh, cfg.SessionLifetime, cfg.SessionTouch, cfg.SessionsPerIdentity),
-		Audit:      postgres.NewAuditLog(a.DB),
-		Limiter:    valkey.NewRateLimiter(vh),
-		Lockouts:   valkey.NewLockouts(vh),
+		Challenges:      valkey.NewChallenges(vh),
+		Ceremonies:      ceremonies,
+		Secrets:         totpSecrets,
+		RecoveryCodeKey: derive(cfg.SecretKey, "authd recovery codes"),
+		Stores:          stores,
+		Transactor:      transactor{a},
+		Hasher:          hasher,
+		Sessions:        valkey.NewSessions(vh, cfg.SessionLifetime, cfg.SessionTouch, cfg.SessionsPerIdentity),
+		Audit:           postgres.NewAuditLog(a.DB),
+		Limiter:         valkey.NewRateLimiter(vh),
+		Lockouts:        valkey.NewLockouts(vh),
 		Limits: auth.Limits{
-			LoginAccount:      lockoutPolicy(cfg.LoginAccountFree, cfg.LoginLockoutBase, cfg.LoginLockoutMax, 24*time.Hour),
-			LoginAccountTotal: lockoutPolicy(cfg.LoginAccountTotalFree, cfg.LoginLockoutBase, cfg.LoginLockoutMax, 24*time.Hour),
-			LoginIP:           lockoutPolicy(cfg.LoginIPFree, cfg.LoginLockoutBase, cfg.LoginLockoutMax, time.Hour),
-			RegisterPerIP:     cfg.RegisterLimitPerIP,
-			MailRequestsIP:    cfg.MailRequestsPerIP,
+			LoginAccount:        lockoutPolicy(cfg.LoginAccountFree, cfg.LoginLockoutBase, cfg.LoginLockoutMax, 24*time.Hour),
+			LoginAccountTotal:   lockoutPolicy(cfg.LoginAccountTotalFree, cfg.LoginLockoutBase, cfg.LoginLockoutMax, 24*time.Hour),
+			LoginIP:             lockoutPolicy(cfg.LoginIPFree, cfg.LoginLockoutBase, cfg.LoginLockoutMax, time.Hour),
+			RegisterPerIP:       cfg.RegisterLimitPerIP,
+			MailRequestsIP:      cfg.MailRequestsPerIP,
+			PasskeyCeremoniesIP: cfg.PasskeyCeremoniesPerIP,
 		},
 		StrictRegistration: cfg.StrictRegistration,
 		Profiles:           valkey.NewProfileCache(vh, cfg.ProfileCacheTTL),
@@ -237,6 +252,7 @@ func (a *App) stores(db *postgres.DB) auth.Stores {
 		Identities: postgres.NewIdentityStore(db),
 		Tokens:     postgres.NewTokenStore(db),
 		Outbox:     a.queue.Outbox(db.Tx()),
+		Factors:    postgres.NewFactorStore(db),
 	}
 }
 

@@ -22,6 +22,21 @@ const (
 	EventRecoveryCompleted EventType = "recovery_completed"
 	EventEmailVerified     EventType = "email_verified"
 	EventSessionRevoked    EventType = "session_revoked"
+
+	// A right password on an account with a second factor: the login is
+	// not complete until EventSecondFactorSucceeded.
+	EventLoginPasswordVerified  EventType = "login_password_verified"
+	EventSecondFactorSucceeded  EventType = "login_second_factor_succeeded"
+	EventSecondFactorFailed     EventType = "login_second_factor_failed"
+	EventTOTPEnabled            EventType = "totp_enabled"
+	EventTOTPRemoved            EventType = "totp_removed"
+	EventRecoveryCodesGenerated EventType = "recovery_codes_generated"
+	EventRecoveryCodeUsed       EventType = "recovery_code_used"
+	EventPasskeyAdded           EventType = "passkey_added"
+	EventPasskeyRemoved         EventType = "passkey_removed"
+	EventPasskeyRenamed         EventType = "passkey_renamed"
+	EventPasskeyLoginSucceeded  EventType = "passkey_login_succeeded"
+	EventPasskeyLoginFailed     EventType = "passkey_login_failed"
 )
 
 // Event is one row of the append-only audit trail. It never holds a

@@ -41,10 +41,13 @@ func (s *Service) ChangePassword(ctx context.Context, cmd ChangePassword) (Passw
 	if err := s.admitHash(); err != nil {
 		return PasswordChanged{}, err
 	}
-	identity, err := s.activeIdentity(ctx, cmd.Session.IdentityID)
+	// The highest level the account has, always; the current password
+	// stands in only for a recent login.
+	p, err := s.elevated(ctx, cmd.Session)
 	if err != nil {
 		return PasswordChanged{}, err
 	}
+	identity := p.Identity
 	password, err := s.policy.Check(cmd.Password, identity.Email, identity.Username)
 	if err != nil {
 		return PasswordChanged{}, invalidField("password", err)

@@ -7,7 +7,8 @@ import (
 )
 
 // CurrentProfile is the query behind GET /auth/me: the profile of the
-// identity a session belongs to, from the cache when it has it. A session
+// identity a session belongs to, with its second factors, from the cache
+// when it has it. A session
 // whose identity is gone or disabled no longer authenticates anyone.
 func (s *Service) CurrentProfile(ctx context.Context, id uuid.UUID) (Profile, error) {
 	if s.profiles != nil {
@@ -27,6 +28,9 @@ func (s *Service) CurrentProfile(ctx context.Context, id uuid.UUID) (Profile, er
 		return Profile{}, err
 	}
 	p := identity.Profile()
+	if p.Factors, err = s.factorsOf(ctx, s.factors, identity); err != nil {
+		return Profile{}, err
+	}
 	if s.profiles != nil {
 		if err := s.profiles.Put(ctx, p); err != nil {
 			s.log.WarnContext(ctx, "profile not cached", "error", err)

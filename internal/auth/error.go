@@ -37,6 +37,12 @@ const (
 	CodeOverloaded         = "overloaded"
 	CodeUnavailable        = "service_unavailable"
 	CodeInternal           = "internal_error"
+
+	CodeSecondFactorRequired = "second_factor_required"
+	CodeNoSecondFactor       = "no_second_factor"
+	CodeTOTPAlreadyEnabled   = "totp_already_enabled"
+	CodeTOTPNotPending       = "totp_not_pending"
+	CodePasskeyExists        = "passkey_exists"
 )
 
 // FieldError names one invalid field of a request.
@@ -54,7 +60,10 @@ type Error struct {
 	Message    string
 	Fields     []FieldError
 	RetryAfter time.Duration
-	Err        error
+	// Methods are the second-step methods that would lift a
+	// CodeSecondFactorRequired refusal.
+	Methods []Method
+	Err     error
 }
 
 func (e *Error) Error() string {

@@ -38,6 +38,9 @@ type Profile struct {
 	State         State
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	// Factors are the identity's second factors (CurrentProfile fills
+	// them in; Identity.Profile cannot know them).
+	Factors Factors
 }
 
 // Profile returns the client-facing view of the identity.

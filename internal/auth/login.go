@@ -18,9 +18,12 @@ type Login struct {
 	Current Session
 }
 
-// LoggedIn is a successful login: the identity and its new session.
+// LoggedIn is a successful login: the identity, its factors and its new
+// session. When the identity has a second factor the session is only
+// pending (Session.SecondFactorPending) until the second step.
 type LoggedIn struct {
 	Identity Identity
+	Factors  Factors
 	Session  StartedSession
 }
 
@@ -56,6 +59,13 @@ func (s *Service) Login(ctx context.Context, cmd Login) (LoggedIn, error) {
 	}
 	out, err := s.login(ctx, cmd, email, password)
 	switch {
+	case err == nil && out.Session.SecondFactorPending:
+		// Half a login: the failures counted against the account stay
+		// until the second factor is proved too, or a known password
+		// would reset the lock-out that bounds guesses of the second
+		// factor.
+		s.loginReleased(ctx, attempt)
+		s.audit(ctx, EventLoginPasswordVerified, &out.Identity.ID, cmd.Client)
 	case err == nil:
 		s.loginSucceeded(ctx, attempt)
 		s.audit(ctx, EventLoginSucceeded, &out.Identity.ID, cmd.Client)
@@ -107,7 +117,12 @@ func (s *Service) login(ctx context.Context, cmd Login, email Email, password Pa
 		s.loginFailedAudit(ctx, identity.ID, true, cmd.Client)
 		return LoggedIn{}, ErrInvalidCredentials
 	}
-	started, err := s.startSession(ctx, cmd.Current, identity.ID, generation, cmd.Client)
+	factors, err := s.factorsOf(ctx, s.factors, identity)
+	if err != nil {
+		return LoggedIn{}, err
+	}
+	p := passwordProof(s.now().UTC(), factors.HasSecondFactor())
+	started, err := s.startSession(ctx, cmd.Current, identity.ID, generation, cmd.Client, p)
 	if errors.Is(err, ErrStaleGeneration) {
 		s.loginFailedAudit(ctx, identity.ID, true, cmd.Client)
 		return LoggedIn{}, ErrInvalidCredentials
@@ -118,7 +133,7 @@ func (s *Service) login(ctx context.Context, cmd Login, email Email, password Pa
 	if rehash {
 		s.upgradeHash(ctx, &identity, password)
 	}
-	return LoggedIn{Identity: identity, Session: started}, nil
+	return LoggedIn{Identity: identity, Factors: factors, Session: started}, nil
 }
 
 // verify checks the password against stored. An unreadable stored hash is

@@ -50,7 +50,7 @@ func (s *Service) Register(ctx context.Context, cmd Register) (Registered, error
 		// the client learns it (503) and can log in.
 		// A new identity is in its first generation: nothing can have
 		// changed its credentials yet.
-		started, err := s.startSession(ctx, cmd.Current, identity.ID, 0, cmd.Client)
+		started, err := s.startSession(ctx, cmd.Current, identity.ID, 0, cmd.Client, passwordProof(s.now().UTC(), false))
 		if err != nil {
 			return Registered{}, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -326,7 +327,7 @@ func TestStrictRegistrationTakenUsername(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Register = %v, want the reply of any strict registration", err)
 			}
-			if got != fresh {
+			if !reflect.DeepEqual(got, fresh) {
 				t.Errorf("Register = %+v, a fresh registration = %+v", got, fresh)
 			}
 			if e.Identities.Len() != 2 {

@@ -44,6 +44,13 @@ type MailSettings struct {
 	RequireVerified bool
 }
 
+// Sealer encrypts secrets the server must read back (TOTP secrets), so
+// that a copy of the database alone does not hold them.
+type Sealer interface {
+	Seal(plain []byte) []byte
+	Open(sealed []byte) ([]byte, error)
+}
+
 // Deps are the ports and settings of the Service.
 type Deps struct {
 	// Stores work outside a transaction; Transactor gives the same stores
@@ -65,6 +72,14 @@ type Deps struct {
 	// PrivilegedWindow is how long after a login a password may be changed
 	// without giving the current one again.
 	PrivilegedWindow time.Duration
+	// Challenges keep WebAuthn ceremonies in flight; Ceremonies check them.
+	Challenges Challenges
+	Ceremonies PasskeyCeremonies
+	// Secrets seals TOTP secrets at rest.
+	Secrets Sealer
+	// RecoveryCodeKey keys the hashes of recovery codes (derived from
+	// SECRET_KEY); without one, a random key is made, as for CodeKey.
+	RecoveryCodeKey []byte
 	// CodeKey keys the hashes of verification codes; the same on every
 	// instance (derived from SECRET_KEY). Without one, a random key is
 	// made: codes then verify only on this instance.
@@ -91,6 +106,11 @@ type Service struct {
 	privilegedWindow   time.Duration
 	strictRegistration bool
 	codeKey            []byte
+	factors            FactorStore
+	challenges         Challenges
+	ceremonies         PasskeyCeremonies
+	secrets            Sealer
+	recoveryCodeKey    []byte
 	now                func() time.Time
 	log                *slog.Logger
 }
@@ -107,6 +127,10 @@ func NewService(d Deps) *Service {
 		d.CodeKey = make([]byte, 32)
 		_, _ = rand.Read(d.CodeKey)
 	}
+	if len(d.RecoveryCodeKey) == 0 {
+		d.RecoveryCodeKey = make([]byte, 32)
+		_, _ = rand.Read(d.RecoveryCodeKey)
+	}
 	if d.StrictRegistration {
 		// A strict registration proves nothing until the address is verified.
 		d.Mail.RequireVerified = true
@@ -117,6 +141,8 @@ func NewService(d Deps) *Service {
 		limiter: d.Limiter, mail: d.Mail, lockouts: d.Lockouts, limits: d.Limits,
 		policy: d.Policy, privilegedWindow: d.PrivilegedWindow, now: d.Now, log: d.Log,
 		strictRegistration: d.StrictRegistration, codeKey: d.CodeKey,
+		factors: d.Stores.Factors, challenges: d.Challenges, ceremonies: d.Ceremonies, secrets: d.Secrets,
+		recoveryCodeKey: d.RecoveryCodeKey,
 	}
 }
 

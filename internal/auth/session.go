@@ -28,6 +28,14 @@ type Session struct {
 	// to: a credential change starts a new one, and no session of an older
 	// generation can be started or renewed after it.
 	Generation int64
+	// AAL is the level the factors proved in this session reach; Methods
+	// are those factors and when each was proved.
+	AAL     AAL
+	Methods []MethodUse
+	// SecondFactorPending marks the session of a login whose password was
+	// right on an account with a second factor: until the second step it
+	// may only take that step, read /me and log out.
+	SecondFactorPending bool
 }
 
 // ID is the session's public id: a hash of its key, so that the id shown
@@ -144,7 +152,7 @@ func (s *Service) Authenticate(ctx context.Context, tokens []string) (Session, b
 // already had is ended first, so a token planted before the login (session
 // fixation) is worthless after it, and the new session is written before
 // the caller records any success.
-func (s *Service) startSession(ctx context.Context, previous Session, identityID uuid.UUID, generation int64, c Client) (StartedSession, error) {
+func (s *Service) startSession(ctx context.Context, previous Session, identityID uuid.UUID, generation int64, c Client, p proof) (StartedSession, error) {
 	if previous.Live() {
 		if err := s.sessions.End(ctx, previous); err != nil {
 			return StartedSession{}, Unavailable("end previous session", err)
@@ -154,6 +162,7 @@ func (s *Service) startSession(ctx context.Context, previous Session, identityID
 	started, err := s.sessions.Start(ctx, Session{
 		IdentityID: identityID, AuthenticatedAt: now, CreatedAt: now, LastSeenAt: now,
 		IP: c.IP, UserAgent: c.UserAgent, Generation: generation,
+		AAL: p.aal, Methods: p.methods, SecondFactorPending: p.pending,
 	})
 	if errors.Is(err, ErrStaleGeneration) {
 		return StartedSession{}, err
@@ -162,6 +171,37 @@ func (s *Service) startSession(ctx context.Context, previous Session, identityID
 		return StartedSession{}, Unavailable("start session", err)
 	}
 	return started, nil
+}
+
+// proof is what a new session was opened with.
+type proof struct {
+	aal     AAL
+	methods []MethodUse
+	pending bool
+}
+
+// passwordProof is a session opened with a password alone; pending when
+// the account also has a second factor to prove.
+func passwordProof(at time.Time, pending bool) proof {
+	return proof{aal: AAL1, methods: []MethodUse{{Method: MethodPassword, At: at}}, pending: pending}
+}
+
+// raiseSession gives the caller's session a new token after a factor was
+// proved in it: its level rises, and a token seen before the proof (on a
+// shared computer, in a log) is worth nothing after it.
+func (s *Service) raiseSession(ctx context.Context, sess Session, m Method, userVerified bool, c Client) (StartedSession, error) {
+	now := s.now().UTC()
+	next := withMethod(sess, m, userVerified, now)
+	next.IP, next.UserAgent = c.IP, c.UserAgent
+	renewed, err := s.sessions.Renew(ctx, next, now)
+	if errors.Is(err, ErrStaleGeneration) {
+		// The credentials changed meanwhile: this session is over.
+		return StartedSession{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return StartedSession{}, Unavailable("renew session", err)
+	}
+	return renewed, nil
 }
 
 // ListSessions is the query behind GET /auth/sessions.

@@ -28,6 +28,7 @@ type Stores struct {
 	Identities IdentityStore
 	Tokens     TokenStore
 	Outbox     Outbox
+	Factors    FactorStore
 }
 
 // Transactor runs fn with stores that share one transaction: every write

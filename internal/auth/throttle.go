@@ -84,6 +84,9 @@ type Limits struct {
 	LoginIP           LockoutPolicy // failed logins per client IP, any account
 	RegisterPerIP     int           // registrations per IP per hour
 	MailRequestsIP    int           // recovery/verification requests per IP per hour
+	// PasskeyCeremoniesIP bounds the passkey sign-ins an IP may start per
+	// hour: each keeps a challenge in Valkey for five minutes.
+	PasskeyCeremoniesIP int
 }
 
 // errRateLimited is the reply to a throttled request. It is built the same

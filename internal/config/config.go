@@ -68,17 +68,18 @@ type Config struct {
 	MailGiveUpAfter time.Duration
 	PurgeInterval   time.Duration
 
-	TrustedProxies        []*net.IPNet
-	CORSOrigins           []string
-	CSRFTrustedOrigins    []string
-	StrictRegistration    bool
-	LoginAccountFree      int
-	LoginAccountTotalFree int
-	LoginIPFree           int
-	LoginLockoutBase      time.Duration
-	LoginLockoutMax       time.Duration
-	RegisterLimitPerIP    int
-	MailRequestsPerIP     int
+	TrustedProxies         []*net.IPNet
+	CORSOrigins            []string
+	CSRFTrustedOrigins     []string
+	StrictRegistration     bool
+	LoginAccountFree       int
+	LoginAccountTotalFree  int
+	LoginIPFree            int
+	LoginLockoutBase       time.Duration
+	LoginLockoutMax        time.Duration
+	RegisterLimitPerIP     int
+	MailRequestsPerIP      int
+	PasskeyCeremoniesPerIP int
 
 	ProfileCacheTTL time.Duration
 	MaxInFlight     int
@@ -355,6 +356,11 @@ func settings() []setting {
 			parse: func(c *Config, v string) (err error) { c.RegisterLimitPerIP, err = parseInt(v, 0, 10000000); return }},
 		{name: "MAIL_REQUESTS_PER_IP", def: fixed("30"), help: "Recovery and verification-mail requests per client IP per hour (0: no limit).",
 			parse: func(c *Config, v string) (err error) { c.MailRequestsPerIP, err = parseInt(v, 0, 10000000); return }},
+		{name: "PASSKEY_SIGNINS_PER_IP", def: fixed("600"), help: "Passkey sign-ins a client IP may start per hour; each keeps a challenge in Valkey for 5 minutes (0: no limit).",
+			parse: func(c *Config, v string) (err error) {
+				c.PasskeyCeremoniesPerIP, err = parseInt(v, 0, 10000000)
+				return
+			}},
 		{name: "PROFILE_CACHE_TTL", def: fixed("10m"), help: "How long GET /auth/me may serve a profile from Valkey (changes invalidate it at once).",
 			parse: func(c *Config, v string) (err error) {
 				c.ProfileCacheTTL, err = parseDuration(v, time.Second, 24*time.Hour)

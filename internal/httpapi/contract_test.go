@@ -165,7 +165,8 @@ func TestContractRejectsDrift(t *testing.T) {
 
 	const profile = `{"id":"0190b2a4-6f1e-7c3a-9d2e-5b8f4a1c2d3e","email":"ada@example.com",` +
 		`"email_verified":false,"username":null,"geo_location":"London","state":"active",` +
-		`"created_at":"2026-01-02T03:04:05.123456Z","updated_at":"2026-01-02T03:04:05Z"`
+		`"created_at":"2026-01-02T03:04:05.123456Z","updated_at":"2026-01-02T03:04:05Z",` +
+		`"aal":"aal1","factors":{"totp":false,"passkeys":0,"recovery_codes_left":0}`
 	const problem401 = `{"type":"urn:authd:problem:unauthenticated","title":"Unauthorized",` +
 		`"status":401,"detail":"Log in first.","code":"unauthenticated"}`
 	const cookie = "__Host-authd_session=abc; Path=/; Max-Age=86400; HttpOnly; Secure; SameSite=Lax"

@@ -37,7 +37,7 @@ func (s *Server) register(c echo.Context) error {
 		return c.JSON(http.StatusAccepted, registrationAccepted)
 	}
 	s.setSessionCookie(c, reg.Session)
-	return c.JSON(http.StatusCreated, profileOf(reg.Identity.Profile()))
+	return c.JSON(http.StatusCreated, meOf(reg.Identity.Profile(), reg.Session.Session))
 }
 
 var registrationAccepted = map[string]string{"message": "Check your inbox to finish signing up."}
@@ -61,7 +61,10 @@ func (s *Server) login(c echo.Context) error {
 		return err
 	}
 	s.setSessionCookie(c, in.Session)
-	return c.JSON(http.StatusOK, profileOf(in.Identity.Profile()))
+	if in.Session.SecondFactorPending {
+		return c.JSON(http.StatusOK, secondFactorView{SecondFactorRequired: true, Methods: methodNames(in.Factors.SecondSteps())})
+	}
+	return c.JSON(http.StatusOK, loggedInView(in))
 }
 
 // logout ends the session on the server and clears the cookie.
@@ -77,17 +80,22 @@ func (s *Server) logout(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// me returns the profile of the session's identity.
+// me returns the profile of the session's identity, its level and its
+// factors; a session that owes its second factor gets 403 with the
+// methods that can pay it.
 func (s *Server) me(c echo.Context) error {
 	sess, err := sessionOf(c)
 	if err != nil {
+		return err
+	}
+	if err := s.identities.RequireCompleteSession(c.Request().Context(), sess); err != nil {
 		return err
 	}
 	profile, err := s.identities.CurrentProfile(c.Request().Context(), sess.IdentityID)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, profileOf(profile))
+	return c.JSON(http.StatusOK, meOf(profile, sess))
 }
 
 func clientOf(c echo.Context) auth.Client {

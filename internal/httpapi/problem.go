@@ -22,6 +22,8 @@ type problem struct {
 	Detail string           `json:"detail"`
 	Code   string           `json:"code"`
 	Errors []fieldErrorView `json:"errors,omitempty"`
+	// Methods are the second-step methods of a second_factor_required.
+	Methods []string `json:"methods,omitempty"`
 }
 
 // Codes the HTTP layer adds to the domain's; stable like those.
@@ -80,6 +82,7 @@ func toProblem(err error) (p problem, retryAfter int, serverFault bool) {
 		}
 		p = newProblem(status, de.Code, detail)
 		p.Errors = fieldErrorsOf(de.Fields)
+		p.Methods = methodNames(de.Methods)
 		retryAfter = retrySeconds(de)
 	case errors.As(err, &he):
 		p = echoProblem(he)

@@ -18,11 +18,26 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	// Middleware goes on each route rather than on the group: a group with
 	// middleware adds a catch-all route that turns 405s into 404s.
 	a := e.Group("/api/v1/auth")
-	withSession := []echo.MiddlewareFunc{noStore, s.loadSession}
+	// withSession refuses a session that still owes its second factor;
+	// only the routes that finish or abandon a login take one.
+	withSession := []echo.MiddlewareFunc{noStore, s.loadSession, s.completeSession}
+	pendingAllowed := []echo.MiddlewareFunc{noStore, s.loadSession}
 	a.POST("/register", s.register, withSession...)
-	a.POST("/login", s.login, withSession...)
-	a.POST("/logout", s.logout, withSession...)
-	a.GET("/me", s.me, withSession...)
+	a.POST("/login", s.login, pendingAllowed...)
+	a.POST("/login/second-factor", s.loginSecondFactor, pendingAllowed...)
+	a.POST("/passkeys/login/begin", s.beginPasskeyLogin, pendingAllowed...)
+	a.POST("/passkeys/login/finish", s.finishPasskeyLogin, pendingAllowed...)
+	a.POST("/logout", s.logout, pendingAllowed...)
+	a.GET("/me", s.me, pendingAllowed...)
+	a.POST("/mfa/totp/setup", s.setUpTOTP, withSession...)
+	a.POST("/mfa/totp/confirm", s.confirmTOTP, withSession...)
+	a.DELETE("/mfa/totp", s.removeTOTP, withSession...)
+	a.POST("/mfa/recovery-codes", s.regenerateRecoveryCodes, withSession...)
+	a.POST("/passkeys/register/begin", s.beginPasskeyRegistration, withSession...)
+	a.POST("/passkeys/register/finish", s.finishPasskeyRegistration, withSession...)
+	a.GET("/passkeys", s.listPasskeys, withSession...)
+	a.PATCH("/passkeys/:id", s.renamePasskey, withSession...)
+	a.DELETE("/passkeys/:id", s.deletePasskey, withSession...)
 	a.PUT("/settings", s.settings, withSession...)
 	a.GET("/sessions", s.listSessions, withSession...)
 	a.DELETE("/sessions", s.revokeOtherSessions, withSession...)

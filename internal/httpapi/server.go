@@ -39,6 +39,20 @@ type Identities interface {
 	VerifyEmail(ctx context.Context, token string, c auth.Client) (auth.Identity, error)
 	SendVerificationCode(ctx context.Context, id uuid.UUID) error
 	SubmitVerificationCode(ctx context.Context, id uuid.UUID, code string, c auth.Client) (auth.Identity, error)
+
+	RequireCompleteSession(ctx context.Context, sess auth.Session) error
+	LoginSecondFactor(ctx context.Context, cmd auth.SecondFactorLogin) (auth.LoggedIn, error)
+	SetUpTOTP(ctx context.Context, sess auth.Session) (auth.TOTPSetup, error)
+	ConfirmTOTP(ctx context.Context, sess auth.Session, code string, c auth.Client) (auth.TOTPConfirmed, error)
+	RemoveTOTP(ctx context.Context, sess auth.Session, c auth.Client) error
+	RegenerateRecoveryCodes(ctx context.Context, sess auth.Session, c auth.Client) (auth.RecoveryCodes, error)
+	BeginPasskeyRegistration(ctx context.Context, sess auth.Session) (auth.Ceremony, error)
+	FinishPasskeyRegistration(ctx context.Context, cmd auth.RegisterPasskey) (auth.PasskeyRegistered, error)
+	ListPasskeys(ctx context.Context, sess auth.Session) ([]auth.Passkey, error)
+	RenamePasskey(ctx context.Context, sess auth.Session, id uuid.UUID, name string, c auth.Client) (auth.Passkey, error)
+	DeletePasskey(ctx context.Context, sess auth.Session, id uuid.UUID, c auth.Client) error
+	BeginPasskeyLogin(ctx context.Context, sess auth.Session, c auth.Client) (auth.Ceremony, error)
+	FinishPasskeyLogin(ctx context.Context, cmd auth.PasskeyLogin) (auth.LoggedIn, error)
 }
 
 // Check is one readiness probe of a dependency.

@@ -36,6 +36,18 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// completeSession answers 403 second_factor_required to a session that
+// still owes its second factor: of a half-finished login, only the second
+// step, /me and logout may be used.
+func (s *Server) completeSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if err := s.identities.RequireCompleteSession(c.Request().Context(), currentSession(c)); err != nil {
+			return err
+		}
+		return next(c)
+	}
+}
+
 // currentSession is the request's session, or the zero Session.
 func currentSession(c echo.Context) auth.Session {
 	sess, _ := c.Get(sessionKey).(auth.Session)

@@ -21,7 +21,7 @@ func TestWebPagesServeTheApp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"/", "/login", "/register", "/recovery", "/recovery?token=abc", "/verify?token=abc", "/settings", "/sessions", "/activity"} {
+	for _, p := range []string{"/", "/login", "/register", "/recovery", "/recovery?token=abc", "/verify?token=abc", "/second-factor", "/settings", "/security", "/sessions", "/activity"} {
 		r := ts.client().do(http.MethodGet, p, nil)
 		wantStatus(t, r, http.StatusOK)
 		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {

@@ -35,6 +35,29 @@ type profileRecord struct {
 	State         auth.State `json:"state"`
 	CreatedAt     time.Time  `json:"created_at"`
 	UpdatedAt     time.Time  `json:"updated_at"`
+	Factors       struct {
+		TOTP              bool `json:"totp"`
+		Passkeys          int  `json:"passkeys"`
+		RecoveryCodesLeft int  `json:"recovery_codes_left"`
+	} `json:"factors"`
+	// Version tells entries of this format from older ones, which lack
+	// the factors and are misses.
+	Version int `json:"v"`
+}
+
+const profileRecordVersion = 2
+
+func recordOfProfile(p auth.Profile) profileRecord {
+	r := profileRecord{ID: p.ID, Email: p.Email, EmailVerified: p.EmailVerified, Username: p.Username,
+		GeoLocation: p.GeoLocation, State: p.State, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, Version: profileRecordVersion}
+	r.Factors.TOTP, r.Factors.Passkeys, r.Factors.RecoveryCodesLeft = p.Factors.TOTP, p.Factors.Passkeys, p.Factors.RecoveryCodesLeft
+	return r
+}
+
+func (r profileRecord) profile() auth.Profile {
+	return auth.Profile{ID: r.ID, Email: r.Email, EmailVerified: r.EmailVerified, Username: r.Username,
+		GeoLocation: r.GeoLocation, State: r.State, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		Factors: auth.Factors{TOTP: r.Factors.TOTP, Passkeys: r.Factors.Passkeys, RecoveryCodesLeft: r.Factors.RecoveryCodesLeft}}
 }
 
 var _ auth.ProfileCache = (*ProfileCache)(nil)
@@ -67,10 +90,10 @@ func (p *ProfileCache) Get(ctx context.Context, id uuid.UUID) (auth.Profile, boo
 		return auth.Profile{}, false, fmt.Errorf("valkey: profile cache get: %w", err)
 	}
 	var r profileRecord
-	if err := json.Unmarshal(b, &r); err != nil || r.ID != id {
+	if err := json.Unmarshal(b, &r); err != nil || r.ID != id || r.Version != profileRecordVersion {
 		return auth.Profile{}, false, nil // an old format: treat as a miss
 	}
-	return auth.Profile(r), true, nil
+	return r.profile(), true, nil
 }
 
 var putScript = vk.NewLuaScript(`
@@ -81,7 +104,7 @@ return 1`)
 // Put caches a profile read from the database, unless the profile was
 // invalidated in the last few seconds.
 func (p *ProfileCache) Put(ctx context.Context, prof auth.Profile) error {
-	b, err := json.Marshal(profileRecord(prof))
+	b, err := json.Marshal(recordOfProfile(prof))
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -40,6 +41,9 @@ const (
 	keyAuthTime   = "auth_time"  // unix ms
 	keyCreatedAt  = "created_at" // unix ms
 	keyGeneration = "generation"
+	keyAAL        = "aal"     // 1 or 2; absent in sessions of older versions: 1
+	keyMethods    = "methods" // "password:<unix ms>,totp:<unix ms>"
+	keyPending    = "second_factor_pending"
 )
 
 // NewSessions keeps sessions for lifetime (an absolute deadline; there is
@@ -86,6 +90,11 @@ func (m *Sessions) Start(ctx context.Context, s auth.Session) (auth.StartedSessi
 	m.scs.Put(sctx, keyAuthTime, s.AuthenticatedAt.UnixMilli())
 	m.scs.Put(sctx, keyCreatedAt, s.CreatedAt.UnixMilli())
 	m.scs.Put(sctx, keyGeneration, s.Generation)
+	m.scs.Put(sctx, keyAAL, int64(s.AAL))
+	m.scs.Put(sctx, keyMethods, encodeMethods(s.Methods))
+	if s.SecondFactorPending {
+		m.scs.Put(sctx, keyPending, int64(1))
+	}
 	token, expiry, err := m.scs.Commit(sctx)
 	if err != nil {
 		return auth.StartedSession{}, fmt.Errorf("valkey: start session: %w", err)
@@ -164,14 +173,43 @@ func (m *Sessions) Find(ctx context.Context, token string) (auth.Session, bool, 
 	if err != nil {
 		return auth.Session{}, false, nil // unknown, expired, or not a login
 	}
+	aal := auth.AAL(m.scs.GetInt64(sctx, keyAAL))
+	if aal < auth.AAL1 {
+		aal = auth.AAL1
+	}
 	return auth.Session{
-		Key:             hashToken(token),
-		IdentityID:      id,
-		AuthenticatedAt: time.UnixMilli(m.scs.GetInt64(sctx, keyAuthTime)).UTC(),
-		CreatedAt:       time.UnixMilli(m.scs.GetInt64(sctx, keyCreatedAt)).UTC(),
-		ExpiresAt:       m.scs.Deadline(sctx).UTC(),
-		Generation:      m.scs.GetInt64(sctx, keyGeneration),
+		Key:                 hashToken(token),
+		IdentityID:          id,
+		AuthenticatedAt:     time.UnixMilli(m.scs.GetInt64(sctx, keyAuthTime)).UTC(),
+		CreatedAt:           time.UnixMilli(m.scs.GetInt64(sctx, keyCreatedAt)).UTC(),
+		ExpiresAt:           m.scs.Deadline(sctx).UTC(),
+		Generation:          m.scs.GetInt64(sctx, keyGeneration),
+		AAL:                 aal,
+		Methods:             decodeMethods(m.scs.GetString(sctx, keyMethods)),
+		SecondFactorPending: m.scs.GetInt64(sctx, keyPending) == 1,
 	}, true, nil
+}
+
+func encodeMethods(uses []auth.MethodUse) string {
+	parts := make([]string, len(uses))
+	for i, u := range uses {
+		parts[i] = string(u.Method) + ":" + strconv.FormatInt(u.At.UnixMilli(), 10)
+	}
+	return strings.Join(parts, ",")
+}
+
+// decodeMethods reads encodeMethods' form, skipping what it cannot read.
+func decodeMethods(v string) []auth.MethodUse {
+	var out []auth.MethodUse
+	for part := range strings.SplitSeq(v, ",") {
+		name, ms, ok := strings.Cut(part, ":")
+		n, err := strconv.ParseInt(ms, 10, 64)
+		if !ok || err != nil || name == "" {
+			continue
+		}
+		out = append(out, auth.MethodUse{Method: auth.Method(name), At: time.UnixMilli(n).UTC()})
+	}
+	return out
 }
 
 // Seen moves the session's last-seen time, at most once per touch interval

@@ -1,6 +1,7 @@
 package authtest
 
 import (
+	"errors"
 	"time"
 
 	"github.com/authd/authd/internal/auth"
@@ -24,6 +25,8 @@ type Fakes struct {
 	Profiles   *ProfileCache
 	Audit      *AuditLog
 	Hasher     *Hasher
+	Factors    *Factors
+	Challenges *Challenges
 }
 
 // New returns fresh fakes on a clock stopped at Epoch.
@@ -38,15 +41,17 @@ func New() *Fakes {
 		Profiles:   NewProfileCache(),
 		Audit:      NewAuditLog(),
 		Hasher:     NewHasher(),
+		Factors:    NewFactors(),
 	}
-	f.Tx = NewTransactor(f.Identities, f.Tokens, f.Outbox)
+	f.Tx = NewTransactor(f.Identities, f.Tokens, f.Outbox, f.Factors)
+	f.Challenges = NewChallenges(f.Clock.Now)
 	f.Sessions = NewSessions(f.Clock.Now, DefaultSessionLifetime)
 	return f
 }
 
 // Stores are the durable fakes outside a transaction.
 func (f *Fakes) Stores() auth.Stores {
-	return auth.Stores{Identities: f.Identities, Tokens: f.Tokens, Outbox: f.Outbox}
+	return auth.Stores{Identities: f.Identities, Tokens: f.Tokens, Outbox: f.Outbox, Factors: f.Factors}
 }
 
 // Deps are auth.Deps with every port a fake and the fakes' clock; the
@@ -55,6 +60,7 @@ func (f *Fakes) Deps() auth.Deps {
 	return auth.Deps{
 		Stores: f.Stores(), Transactor: f.Tx, Hasher: f.Hasher, Sessions: f.Sessions,
 		Audit: f.Audit, Limiter: f.Limiter, Lockouts: f.Lockouts, Profiles: f.Profiles,
+		Challenges: f.Challenges, Secrets: plainSealer{},
 		Now: f.Clock.Now,
 	}
 }
@@ -62,7 +68,8 @@ func (f *Fakes) Deps() auth.Deps {
 // probes are every fake's Probe.
 func (f *Fakes) probes() []*Probe {
 	return []*Probe{&f.Identities.Probe, &f.Tokens.Probe, &f.Outbox.Probe, &f.Tx.Probe, &f.Sessions.Probe,
-		&f.Lockouts.Probe, &f.Limiter.Probe, &f.Profiles.Probe, &f.Audit.Probe, &f.Hasher.Probe}
+		&f.Lockouts.Probe, &f.Limiter.Probe, &f.Profiles.Probe, &f.Audit.Probe, &f.Hasher.Probe,
+		&f.Factors.Probe, &f.Challenges.Probe}
 }
 
 // Heal stops every fault injected into any of the fakes.
@@ -91,4 +98,17 @@ func (f *Fakes) CallCounts() map[string]int {
 		}
 	}
 	return out
+}
+
+// plainSealer "seals" by prefixing, so that a test can see a secret was
+// sealed without a key; the real one is package seal.
+type plainSealer struct{}
+
+func (plainSealer) Seal(p []byte) []byte { return append([]byte("sealed:"), p...) }
+
+func (plainSealer) Open(s []byte) ([]byte, error) {
+	if len(s) < 7 || string(s[:7]) != "sealed:" {
+		return nil, errors.New("authtest: not sealed")
+	}
+	return s[7:], nil
 }

@@ -22,6 +22,7 @@ type Transactor struct {
 	ids    *Identities
 	tokens *Tokens
 	outbox *Outbox
+	fac    *Factors
 	mu     sync.Mutex
 	// commits and rollbacks count the transactions that ended each way.
 	commits, rollbacks atomic.Int64
@@ -29,13 +30,13 @@ type Transactor struct {
 
 var _ auth.Transactor = (*Transactor)(nil)
 
-// NewTransactor returns a transactor over the three fakes; fn gets them as
-// its Stores.
-func NewTransactor(ids *Identities, tokens *Tokens, outbox *Outbox) *Transactor {
+// NewTransactor returns a transactor over the fakes; fn gets them as its
+// Stores.
+func NewTransactor(ids *Identities, tokens *Tokens, outbox *Outbox, factors *Factors) *Transactor {
 	return &Transactor{
 		Probe:  newProbe("InTx", "Commit"),
-		stores: auth.Stores{Identities: ids, Tokens: tokens, Outbox: outbox},
-		ids:    ids, tokens: tokens, outbox: outbox,
+		stores: auth.Stores{Identities: ids, Tokens: tokens, Outbox: outbox, Factors: factors},
+		ids:    ids, tokens: tokens, outbox: outbox, fac: factors,
 	}
 }
 
@@ -45,7 +46,7 @@ func (t *Transactor) InTx(ctx context.Context, fn func(auth.Stores) error) error
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	restore := []func(){t.ids.snapshot(), t.tokens.snapshot(), t.outbox.snapshot()}
+	restore := []func(){t.ids.snapshot(), t.tokens.snapshot(), t.outbox.snapshot(), t.fac.snapshot()}
 	err := fn(t.stores)
 	if err == nil {
 		err = t.enter("Commit")
