@@ -43,6 +43,13 @@ func TestContractTokenStore(t *testing.T) {
 	})
 }
 
+func TestContractFactorStore(t *testing.T) {
+	db := contractDB(t)
+	authtest.TestFactorStore(t, func(*testing.T) (auth.IdentityStore, auth.FactorStore) {
+		return postgres.NewIdentityStore(db), postgres.NewFactorStore(db)
+	})
+}
+
 func TestContractAuditLog(t *testing.T) {
 	db := contractDB(t)
 	authtest.TestAuditLog(t, func(*testing.T) (auth.IdentityStore, auth.AuditLog) {
@@ -62,6 +69,7 @@ func (t transactor) stores(db *postgres.DB) auth.Stores {
 		Identities: postgres.NewIdentityStore(db),
 		Tokens:     postgres.NewTokenStore(db),
 		Outbox:     t.queue.Outbox(db.Tx()),
+		Factors:    postgres.NewFactorStore(db),
 	}
 }
 

@@ -32,3 +32,7 @@ func TestContractProfileCache(t *testing.T) {
 		return NewProfileCache(contractHandle(t), time.Hour)
 	})
 }
+
+func TestContractChallenges(t *testing.T) {
+	authtest.TestChallenges(t, func(t *testing.T) auth.Challenges { return NewChallenges(contractHandle(t)) })
+}

@@ -42,6 +42,16 @@ func TestProfileCacheContract(t *testing.T) {
 	authtest.TestProfileCache(t, func(*testing.T) auth.ProfileCache { return authtest.NewProfileCache() })
 }
 
+func TestFakeFactorStore(t *testing.T) {
+	authtest.TestFactorStore(t, func(*testing.T) (auth.IdentityStore, auth.FactorStore) {
+		return authtest.NewIdentities(), authtest.NewFactors()
+	})
+}
+
+func TestFakeChallenges(t *testing.T) {
+	authtest.TestChallenges(t, func(*testing.T) auth.Challenges { return authtest.NewChallenges(time.Now) })
+}
+
 func TestAuditLogContract(t *testing.T) {
 	authtest.TestAuditLog(t, func(*testing.T) (auth.IdentityStore, auth.AuditLog) {
 		return authtest.NewIdentities(), authtest.NewAuditLog()
