@@ -338,3 +338,36 @@ func TestPasskeyRefusals(t *testing.T) {
 		t.Fatal("no owner")
 	}
 }
+
+func TestPasskeySignInsArePerIPLimited(t *testing.T) {
+	ts := newServer(t, serverOptions{env: map[string]string{"PASSKEY_SIGNINS_PER_IP": "3"}})
+	for range 3 {
+		wantStatus(t, ts.client().do(http.MethodPost, "/api/v1/auth/passkeys/login/begin", nil), http.StatusOK)
+	}
+	r := ts.client().do(http.MethodPost, "/api/v1/auth/passkeys/login/begin", nil)
+	wantCode(t, r, http.StatusTooManyRequests, "rate_limited")
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+}
+
+// TestPasskeyRegisteredTwice: the same credential cannot be stored twice,
+// for this account or another.
+func TestPasskeyRegisteredTwice(t *testing.T) {
+	ts := newServer(t, serverOptions{})
+	c := ts.client()
+	c.register(t)
+	key, _ := registerPasskey(t, c, "", vw.AuthenticatorOptions{})
+	r := c.do(http.MethodPost, "/api/v1/auth/passkeys/register/begin", nil)
+	wantStatus(t, r, http.StatusOK)
+	if !strings.Contains(string(r.body), `"excludeCredentials"`) {
+		t.Errorf("the creation options do not exclude the registered passkey: %s", r.body)
+	}
+	att, err := vw.ParseAttestationOptions(string(r.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := vw.CreateAttestationResponse(testRP, key.auth, key.cred, *att)
+	wantCode(t, c.do(http.MethodPost, "/api/v1/auth/passkeys/register/finish", map[string]any{"credential": json.RawMessage(resp)}),
+		http.StatusConflict, "passkey_exists")
+}
