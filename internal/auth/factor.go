@@ -19,20 +19,12 @@ type TOTPFactor struct {
 // Passkey is a WebAuthn credential of an identity. The flags and counter
 // are as the authenticator last reported them.
 type Passkey struct {
-	ID              uuid.UUID
-	IdentityID      uuid.UUID
-	CredentialID    []byte
-	PublicKey       []byte
-	AttestationType string
-	AAGUID          []byte
-	Transports      []string
-	SignCount       uint32
-	BackupEligible  bool
-	BackupState     bool
-	UserVerified    bool
-	Name            string
-	CreatedAt       time.Time
-	LastUsedAt      *time.Time
+	ID         uuid.UUID
+	IdentityID uuid.UUID
+	NewPasskey
+	Name       string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
 }
 
 // PasskeyUse is what an authenticator reported in a sign-in, to be stored.
@@ -136,7 +128,8 @@ type PasskeyUser struct {
 	Passkeys    []Passkey
 }
 
-// NewPasskey is a registered credential, before it is named and stored.
+// NewPasskey is a registered credential, before it is named and stored:
+// what the authenticator reported.
 type NewPasskey struct {
 	CredentialID    []byte
 	PublicKey       []byte

@@ -123,10 +123,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, cmd RegisterPas
 		return PasskeyRegistered{}, Internal("passkey id", err)
 	}
 	now := s.now().UTC()
-	pk := Passkey{ID: id, IdentityID: p.Identity.ID, CredentialID: np.CredentialID, PublicKey: np.PublicKey,
-		AttestationType: np.AttestationType, AAGUID: np.AAGUID, Transports: np.Transports, SignCount: np.SignCount,
-		BackupEligible: np.BackupEligible, BackupState: np.BackupState, UserVerified: np.UserVerified,
-		Name: name, CreatedAt: now}
+	pk := Passkey{ID: id, IdentityID: p.Identity.ID, NewPasskey: np, Name: name, CreatedAt: now}
 	err = s.tx.InTx(ctx, func(st Stores) error {
 		if err := st.Factors.AddPasskey(ctx, pk); err != nil {
 			return err

@@ -155,9 +155,9 @@ func TestFactorStore(t *testing.T, newStores func(t *testing.T) (auth.IdentitySt
 	t.Run("passkeys: unique credential, counter checked on use, rename and delete by owner", func(t *testing.T) {
 		fs, ann, bob := setup(t)
 		cred := sha("cred" + unique())
-		pk := auth.Passkey{ID: uuid.Must(uuid.NewV7()), IdentityID: ann.ID, CredentialID: cred, PublicKey: []byte("pk"),
-			AttestationType: "none", AAGUID: make([]byte, 16), Transports: []string{"internal"}, SignCount: 5,
-			BackupEligible: true, Name: "Laptop", CreatedAt: t0}
+		pk := auth.Passkey{ID: uuid.Must(uuid.NewV7()), IdentityID: ann.ID, Name: "Laptop", CreatedAt: t0,
+			NewPasskey: auth.NewPasskey{CredentialID: cred, PublicKey: []byte("pk"), AttestationType: "none",
+				AAGUID: make([]byte, 16), Transports: []string{"internal"}, SignCount: 5, BackupEligible: true}}
 		check(t, "AddPasskey", fs.AddPasskey(t.Context(), pk))
 		dup := pk
 		dup.ID, dup.IdentityID = uuid.Must(uuid.NewV7()), bob.ID
