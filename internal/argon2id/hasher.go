@@ -124,7 +124,7 @@ func (h *Hasher) hash(password []byte) string {
 	p := h.params
 	salt := randomBytes(p.SaltLength)
 	key := argon2.IDKey(password, salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
-	return PHC{Params: p, Version: argon2.Version, Salt: salt, Key: key}.String()
+	return PHC{Variant: "argon2id", Params: p, Version: argon2.Version, Salt: salt, Key: key}.String()
 }
 
 // Verify reports whether password matches encoded, and whether encoded
@@ -152,11 +152,15 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (match bo
 	p := phc.Params
 	// Imported hashes may use another key length; the key must be derived
 	// at that length, since Argon2's output depends on it.
-	got := argon2.IDKey([]byte(password), phc.Salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(phc.Key)))
+	derive := argon2.IDKey
+	if phc.Variant == "argon2i" {
+		derive = argon2.Key // Kratos' other Argon2 variant; always replaced
+	}
+	got := derive([]byte(password), phc.Salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(phc.Key)))
 	if subtle.ConstantTimeCompare(got, phc.Key) != 1 {
 		return false, false, nil
 	}
-	return true, p != h.params, nil
+	return true, p != h.params || phc.Variant != "argon2id", nil
 }
 
 // NeedsRehash reports whether encoded was made with other parameters than
@@ -169,7 +173,7 @@ func (h *Hasher) NeedsRehash(encoded string) bool {
 	if err != nil {
 		return true
 	}
-	return phc.Params != h.params
+	return phc.Params != h.params || phc.Variant != "argon2id"
 }
 
 // DummyHash returns a valid hash, made with h's parameters, of a random

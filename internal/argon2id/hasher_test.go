@@ -2,6 +2,7 @@ package argon2id
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -205,6 +206,8 @@ func TestVerifyKratosArgon2(t *testing.T) {
 		{"8-byte salt", kratosArgon2("hunter2", []byte("somesalt"), 64, 1, 1, 32), true},
 		{"long salt", kratosArgon2("hunter2", []byte(strings.Repeat("s", 32)), 64, 1, 1, 32), true},
 		{"same params as ours", kratosArgon2("hunter2", salt16, 64, 1, 1, 32), false},
+		// Kratos' other Argon2 variant: read, and always replaced.
+		{"argon2i with our params", argon2iPHC("hunter2", salt16, 64, 1, 1, 32), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -294,7 +297,7 @@ func TestVerifyMalformed(t *testing.T) {
 		{"empty", ""},
 		{"plain text", "password"},
 		{"argon2id without key", valid[:strings.LastIndexByte(valid, '$')]},
-		{"argon2i", strings.Replace(valid, "argon2id", "argon2i", 1)},
+		{"argon2d", strings.Replace(valid, "argon2id", "argon2d", 1)},
 		{"bcrypt too short", b[:59]},
 		{"bcrypt too long", b + "a"},
 		{"bcrypt prefix only", "$2a$"},
@@ -434,4 +437,11 @@ func TestDummyHash(t *testing.T) {
 	if other := newHasher(t, p).DummyHash(); other == dummy {
 		t.Errorf("two Hashers share DummyHash() %q, want independent random secrets", dummy)
 	}
+}
+
+// argon2iPHC is an Argon2i hash as Kratos writes one.
+func argon2iPHC(password string, salt []byte, memory, iterations uint32, lanes uint8, keyLen uint32) string {
+	key := argon2.Key([]byte(password), salt, iterations, memory, lanes, keyLen)
+	return fmt.Sprintf("$argon2i$v=19$m=%d,t=%d,p=%d$%s$%s", memory, iterations, lanes,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }

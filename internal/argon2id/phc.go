@@ -9,9 +9,12 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-// PHC is a parsed Argon2id hash in the PHC string format,
-// $argon2id$v=19$m=<KiB>,t=<iterations>,p=<lanes>$<salt>$<key>.
+// PHC is a parsed Argon2 hash in the PHC string format,
+// $argon2id$v=19$m=<KiB>,t=<iterations>,p=<lanes>$<salt>$<key>. authd
+// writes Argon2id only; Argon2i is read for hashes imported from Kratos.
 type PHC struct {
+	// Variant is "argon2id" or "argon2i".
+	Variant string
 	// Params.SaltLength and Params.KeyLength are the decoded lengths of
 	// Salt and Key, so that Params can be compared with a Hasher's.
 	Params  Params
@@ -25,7 +28,7 @@ type PHC struct {
 var maxPHCLength = len("$argon2id$v=19$m=4294967295,t=4294967295,p=255$$") +
 	2*base64.RawStdEncoding.EncodedLen(maxBytesLength)
 
-// ParsePHC parses an Argon2id PHC string strictly. Stored hashes are data we
+// ParsePHC parses an Argon2id (or Argon2i) PHC string strictly. Stored hashes are data we
 // will run expensive code on, so everything not exactly as we (or Kratos)
 // write it is rejected: another algorithm or version, parameters missing,
 // reordered, with leading zeros or out of bounds, and salts or keys that
@@ -43,8 +46,8 @@ func ParsePHC(s string) (PHC, error) {
 	// The contents of stored hashes stay out of error messages: errors end
 	// up in logs, and a hash (or a password pasted into the wrong field)
 	// must not.
-	if fields[1] != "argon2id" {
-		return PHC{}, malformed("algorithm is not argon2id")
+	if fields[1] != "argon2id" && fields[1] != "argon2i" {
+		return PHC{}, malformed("algorithm is not argon2id or argon2i")
 	}
 	if fields[2] != "v="+strconv.Itoa(argon2.Version) {
 		return PHC{}, malformed("version is not %d", argon2.Version)
@@ -63,14 +66,18 @@ func ParsePHC(s string) (PHC, error) {
 	}
 	params.SaltLength = uint32(len(salt))
 	params.KeyLength = uint32(len(key))
-	return PHC{Params: params, Version: argon2.Version, Salt: salt, Key: key}, nil
+	return PHC{Variant: fields[1], Params: params, Version: argon2.Version, Salt: salt, Key: key}, nil
 }
 
 // String encodes p in the PHC string format. Params.SaltLength and
 // Params.KeyLength are ignored in favour of the actual lengths.
 func (p PHC) String() string {
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		p.Version, p.Params.Memory, p.Params.Iterations, p.Params.Parallelism,
+	variant := p.Variant
+	if variant == "" {
+		variant = "argon2id"
+	}
+	return fmt.Sprintf("$%s$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		variant, p.Version, p.Params.Memory, p.Params.Iterations, p.Params.Parallelism,
 		base64.RawStdEncoding.EncodeToString(p.Salt),
 		base64.RawStdEncoding.EncodeToString(p.Key))
 }

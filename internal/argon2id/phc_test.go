@@ -113,7 +113,6 @@ func TestParsePHCMalformed(t *testing.T) {
 		{"empty", ""},
 		{"only dollar", "$"},
 		{"plain text", "password"},
-		{"argon2i", "$argon2i$v=19$m=64,t=1,p=1$" + salt + "$" + key},
 		{"argon2d", "$argon2d$v=19$m=64,t=1,p=1$" + salt + "$" + key},
 		{"upper case algorithm", "$ARGON2ID$v=19$m=64,t=1,p=1$" + salt + "$" + key},
 		{"bcrypt", "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"},
