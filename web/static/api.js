@@ -9,7 +9,7 @@ const BASE = '/api/v1/auth';
 // status (0 when the server could not be reached) and, for 429 and 503,
 // the wait the server asked for.
 export class ApiError extends Error {
-  constructor({ status, code, title, detail, errors, retryAfter, requestId }) {
+  constructor({ status, code, title, detail, errors, retryAfter, requestId, methods }) {
     super(detail || title || `HTTP ${status}`);
     this.name = 'ApiError';
     this.status = status;
@@ -19,6 +19,8 @@ export class ApiError extends Error {
     this.errors = Array.isArray(errors) ? errors : [];
     this.retryAfter = retryAfter;
     this.requestId = requestId || '';
+    // 403 second_factor_required: the second steps the account has.
+    this.methods = Array.isArray(methods) ? methods.filter((m) => typeof m === 'string') : [];
   }
 
   // busy is true for the two statuses the app waits out and retries.
@@ -100,6 +102,7 @@ async function once(method, path, body, signal) {
     errors: problem.errors,
     retryAfter: status === 429 || status === 503 ? retryAfterSeconds(res.headers.get('Retry-After')) : undefined,
     requestId: res.headers.get('X-Request-ID'),
+    methods: problem.methods,
   });
 }
 
@@ -124,12 +127,14 @@ function sleep(ms, signal) {
 
 // request sends a request; on 429 or 503 it calls onWait(error) (so the
 // screen can say how long), waits the Retry-After and tries once more.
-// A second failure is thrown to the caller.
-export async function request(method, path, body, { signal, onWait } = {}) {
+// A second failure is thrown to the caller. With retry429: false a 429 is
+// thrown at once: a code refused too often is not sent again by itself.
+export async function request(method, path, body, { signal, onWait, retry429 = true } = {}) {
   try {
     return await once(method, path, body, signal);
   } catch (err) {
     if (!(err instanceof ApiError) || !err.busy) throw err;
+    if (err.status === 429 && !retry429) throw err;
     if (onWait) onWait(err);
     await sleep(err.retryAfter * 1000, signal);
     return once(method, path, body, signal);
@@ -165,4 +170,27 @@ export const api = {
   resendVerificationLink: (email, o) => request('POST', '/verify/link', { email }, o),
   sendVerificationCode: (o) => request('POST', '/verify/code/send', {}, o),
   submitVerificationCode: (code, o) => request('POST', '/verify/code/submit', { code }, o),
+
+  // The second step of a sign-in: a code of the authenticator app or a
+  // recovery code. A 429 (too many wrong codes) is shown, not retried.
+  secondFactor: (method, code, o) => request('POST', '/login/second-factor', { method, code }, { ...o, retry429: false }),
+
+  // The authenticator app (TOTP) and the recovery codes.
+  totpSetup: (o) => request('POST', '/mfa/totp/setup', undefined, o),
+  totpConfirm: (code, o) => request('POST', '/mfa/totp/confirm', { code }, { ...o, retry429: false }),
+  totpRemove: (o) => request('DELETE', '/mfa/totp', undefined, o),
+  newRecoveryCodes: (o) => request('POST', '/mfa/recovery-codes', undefined, o),
+
+  // Passkeys (WebAuthn): the options and credentials in their JSON forms.
+  passkeys: (o) => request('GET', '/passkeys', undefined, o),
+  passkeyRegisterBegin: (o) => request('POST', '/passkeys/register/begin', undefined, o),
+  passkeyRegisterFinish: (name, credential, o) => {
+    const body = { credential };
+    if (name) body.name = name;
+    return request('POST', '/passkeys/register/finish', body, o);
+  },
+  renamePasskey: (passkeyId, name, o) => request('PATCH', `/passkeys/${id(passkeyId)}`, { name }, o),
+  deletePasskey: (passkeyId, o) => request('DELETE', `/passkeys/${id(passkeyId)}`, undefined, o),
+  passkeyLoginBegin: (o) => request('POST', '/passkeys/login/begin', undefined, o),
+  passkeyLoginFinish: (credential, o) => request('POST', '/passkeys/login/finish', { credential }, { ...o, retry429: false }),
 };

@@ -87,6 +87,17 @@ const eventWords = {
   recovery_completed: 'Password reset completed',
   email_verified: 'E-mail address verified',
   session_revoked: 'Session ended',
+  login_second_factor_failed: 'Wrong code at the second step of a sign-in',
+  login_second_factor_succeeded: 'Signed in with a second factor',
+  totp_enabled: 'Authenticator app turned on',
+  totp_removed: 'Authenticator app turned off',
+  recovery_codes_generated: 'New recovery codes created',
+  recovery_code_used: 'Recovery code used',
+  passkey_added: 'Passkey added',
+  passkey_removed: 'Passkey deleted',
+  passkey_renamed: 'Passkey renamed',
+  passkey_login_succeeded: 'Signed in with a passkey',
+  passkey_login_failed: 'Failed passkey sign-in',
 };
 
 // eventName is an event type in words; an unknown type is spelled out.
@@ -98,5 +109,12 @@ export function eventName(type) {
 
 // The events worth a second look.
 export function isWarning(type) {
-  return type === 'login_failed';
+  return type === 'login_failed' || type === 'login_second_factor_failed' || type === 'passkey_login_failed';
+}
+
+// aalText is a session's assurance level in words, with its name.
+export function aalText(aal) {
+  if (aal === 'aal2') return 'Two factors (aal2)';
+  if (aal === 'aal1') return 'One factor (aal1)';
+  return aal ? String(aal) : '';
 }

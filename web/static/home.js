@@ -1,12 +1,72 @@
-// /: the signed-in person's account, and verifying the e-mail address.
+// /: the signed-in person's account, verifying the e-mail address, and
+// once after a password sign-in the offer to create a passkey.
 
 import { api, ApiError } from './api.js';
 import { h } from './dom.js';
-import { page, field, formView, bindForm, bindButton, clientCheck, button, link } from './ui.js';
-import { timeEl } from './format.js';
+import { page, field, formView, bindForm, bindButton, clientCheck, button, link, stepGate } from './ui.js';
+import { timeEl, aalText, browserName } from './format.js';
+import { supported, createPasskey, isWebAuthnError, webAuthnMessage } from './webauthn.js';
 
 export const title = 'Your account';
 export const signedIn = true;
+
+let passkeyOffer = false; // set by a password sign-in, taken by the next home screen
+
+// offerPasskey asks the next home screen to offer a passkey (once).
+export function offerPasskey() {
+  passkeyOffer = true;
+}
+
+export function dropPasskeyOffer() {
+  passkeyOffer = false;
+}
+
+// offerCard: "Sign in faster with a passkey", with "Create a passkey" and
+// "Not now". Shown once; leaving the screen forgets it.
+function offerCard(ctx) {
+  const create = button('Create a passkey', { variant: 'primary' });
+  const later = button('Not now');
+  const gate = stepGate(ctx);
+  const heading = h('h2', { tabindex: '-1' }, 'Sign in faster with a passkey');
+  const body = h('div', null,
+    h('p', null, 'A passkey lets you sign in with your fingerprint, face or screen lock instead of your password. '
+      + 'It is kept by this device or your password manager, and it cannot be phished.'),
+    h('div', { class: 'actions' }, create, later));
+  const card = h('section', { class: 'card card-attention', dataset: { testid: 'passkey-offer' } },
+    heading, gate.root, body);
+
+  later.addEventListener('click', () => {
+    const hadFocus = card.contains(document.activeElement);
+    card.remove();
+    if (hadFocus) ctx.page.heading.focus();
+    ctx.page.info('No passkey was created. You can add one at any time in Security.');
+  });
+
+  bindButton(ctx, create, {
+    send: async (o) => {
+      gate.hide();
+      const begin = await api.passkeyRegisterBegin(o);
+      const credential = await createPasskey(begin.data, { signal: o.signal });
+      return api.passkeyRegisterFinish(browserName(navigator.userAgent).slice(0, 64), credential, o);
+    },
+    done: () => {
+      body.replaceChildren(h('p', null, 'Your passkey was created. Next time, choose "Sign in with a passkey". ',
+        link('Manage your passkeys', '/security'), '.'));
+      heading.textContent = 'Passkey created';
+      heading.focus();
+      ctx.page.info('Your passkey was created.');
+    },
+    failed: (err) => {
+      if (gate.handle(err)) return true;
+      if (isWebAuthnError(err)) {
+        ctx.page.error(webAuthnMessage(err, { creating: true }));
+        return true;
+      }
+      return false;
+    },
+  });
+  return card;
+}
 
 // value is a profile value for a data-testid element: the text itself, or
 // nothing (the stylesheet shows "Not set" for an empty one).
@@ -83,6 +143,7 @@ export function render(ctx) {
     h('div', null, h('dt', null, 'E-mail status'), h('dd', null, badge)),
     h('div', null, h('dt', null, 'Username'), value('profile-username', profile.username)),
     h('div', null, h('dt', null, 'Location'), value('profile-location', profile.geo_location)),
+    h('div', null, h('dt', null, 'This sign-in'), value('profile-aal', aalText(profile.aal))),
     h('div', null, h('dt', null, 'Member since'), h('dd', null, timeEl(profile.created_at, { dateOnly: true }))));
 
   const profileCard = h('section', { class: 'card' },
@@ -90,6 +151,9 @@ export function render(ctx) {
     details);
 
   const cards = [];
+  const f = profile.factors || {};
+  if (passkeyOffer && supported() && !f.totp && !(f.passkeys > 0)) cards.push(offerCard(ctx));
+  passkeyOffer = false;
   if (!profile.email_verified) {
     cards.push(verifyCard(ctx, profile, (updated, card) => {
       setVerified(badge, updated ? updated.email_verified !== false : true);

@@ -7,6 +7,7 @@ import { signOut } from './router.js';
 const items = [
   ['Home', '/'],
   ['Settings', '/settings'],
+  ['Security', '/security'],
   ['Sessions', '/sessions'],
   ['Activity', '/activity'],
 ];

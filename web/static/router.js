@@ -1,5 +1,6 @@
 // The router: one screen per path, History API navigation, and the rule
-// that a signed-in screen is drawn only from a fresh GET /auth/me.
+// that a signed-in screen is drawn only from a fresh GET /auth/me (a 401
+// goes to sign in, a 403 second_factor_required to the second step).
 //
 // Each render gets a context: an AbortSignal that ends when the person
 // leaves the screen (pending requests and Retry-After waits stop with it),
@@ -20,6 +21,8 @@ import * as activity from './activity.js';
 import * as recovery from './recovery.js';
 import * as verify from './verify.js';
 import * as notFound from './notfound.js';
+import * as secondFactor from './secondfactor.js';
+import * as security from './security.js';
 
 const routes = new Map([
   ['/', home],
@@ -27,7 +30,9 @@ const routes = new Map([
   ['/register', register],
   ['/recovery', recovery],
   ['/verify', verify],
+  ['/second-factor', secondFactor],
   ['/settings', settings],
+  ['/security', security],
   ['/sessions', sessions],
   ['/activity', activity],
 ]);
@@ -38,6 +43,7 @@ let controller = null; // the current screen's; aborted when it is left
 let current = null; // { screen, page }
 let pendingNotice = null; // a message for the next screen
 let returnTo = null; // where to go after signing in
+let loginHint = ''; // the e-mail for the sign-in screen, when signing in again
 
 // isAppPath tells the paths this app draws (authd serves these pages).
 export function isAppPath(pathname) {
@@ -72,6 +78,14 @@ export function takeReturnTo() {
   return to && isAppPath(new URL(to, window.location.origin).pathname) ? to : '/';
 }
 
+// takeLoginHint is the address to put in the sign-in screen's e-mail field
+// (once), when the person was asked to sign in again.
+export function takeLoginHint() {
+  const hint = loginHint;
+  loginHint = '';
+  return hint;
+}
+
 // forget drops everything private: the screen and its data, the pending
 // requests, the navigation. Used on sign out and when the session ends.
 export function forget() {
@@ -79,8 +93,32 @@ export function forget() {
   controller = null;
   current = null;
   returnTo = null;
+  loginHint = '';
+  home.dropPasskeyOffer();
+  secondFactor.dropExpected();
   navSlot().replaceChildren();
   mainEl().replaceChildren();
+}
+
+function here() {
+  return window.location.pathname + window.location.search;
+}
+
+// signInAgain is the answer to 403 reauth_required: the last sign-in is too
+// old for this change. The person signs in again (with a second step if
+// the account has one) and comes back to this screen.
+export function signInAgain({ email = '', keepReturn = false } = {}) {
+  if (!keepReturn) returnTo = here();
+  loginHint = email;
+  navigate('/login', { notice: { info: 'Sign in again to continue. You will come back to the page you were on.' } });
+}
+
+// toSecondStep is the answer to 403 second_factor_required: the session
+// has proved one factor and the account has two. The second step screen
+// asks for the other one, then comes back here.
+export function toSecondStep({ replace = false, notice = null } = {}) {
+  returnTo = here();
+  navigate('/second-factor', { replace, notice });
 }
 
 // sessionEnded is what a signed-in screen does on a 401: the session was
@@ -152,7 +190,9 @@ export async function render({ focus = false, scroll = false } = {}) {
   const screen = routes.get(path) || notFound;
   const notice = pendingNotice;
   pendingNotice = null;
-  const ctx = { signal, navigate, page: null, profile: null, sessionEnded: null };
+  const ctx = {
+    signal, navigate, page: null, profile: null, sessionEnded: null, signInAgain: null, toSecondStep: null,
+  };
   const main = mainEl();
   let data;
   if (scroll) window.scrollTo(0, 0);
@@ -166,6 +206,8 @@ export async function render({ focus = false, scroll = false } = {}) {
     setTitle(screen.title);
     ctx.page = waiting;
     ctx.sessionEnded = sessionEnded;
+    ctx.signInAgain = () => signInAgain({ email: ctx.profile ? ctx.profile.email : '' });
+    ctx.toSecondStep = () => toSecondStep();
     const onWait = (err) => waiting.error(waitMessage(err, true));
     try {
       const me = await api.me({ signal, onWait });
@@ -177,6 +219,14 @@ export async function render({ focus = false, scroll = false } = {}) {
         forget();
         returnTo = path === '/' ? null : path + window.location.search;
         navigate('/login', { replace: true, notice });
+        return;
+      }
+      if (err instanceof ApiError && err.code === 'second_factor_required') {
+        // A sign-in that still owes its second step: finish it first.
+        forget();
+        secondFactor.expect(err.methods);
+        returnTo = path === '/' ? null : path + window.location.search;
+        navigate('/second-factor', { replace: true, notice });
         return;
       }
       ctx.page = failedView(screen, err);

@@ -2,12 +2,12 @@
 
 import { api, ApiError } from './api.js';
 import { h } from './dom.js';
-import { page, field, formView, bindForm, clientCheck } from './ui.js';
+import { page, field, formView, bindForm, clientCheck, stepGate } from './ui.js';
 
 export const title = 'Settings';
 export const signedIn = true;
 
-function passwordCard(ctx, profile) {
+function passwordCard(ctx, profile, gate) {
   // The account's e-mail, for password managers: it tells them whose
   // password the new one is. Not shown, not sent.
   const account = field({ label: 'Account', name: 'account', type: 'email', autocomplete: 'username', value: profile.email });
@@ -29,7 +29,10 @@ function passwordCard(ctx, profile) {
     submit,
     fields: { current_password: current, password: next },
     check: () => clientCheck([[next, 'Choose a new password.']]),
-    send: (o) => api.changePassword(next.input.value, current.input.value, o),
+    send: (o) => {
+      gate.hide();
+      return api.changePassword(next.input.value, current.input.value, o);
+    },
     done: () => {
       current.input.value = '';
       next.input.value = '';
@@ -41,6 +44,13 @@ function passwordCard(ctx, profile) {
         current.setError(err.detail);
         ctx.page.error(err.detail);
         current.input.focus();
+        return true;
+      }
+      if (err instanceof ApiError && err.code === 'second_factor_required') {
+        // The account has a second factor this session has not shown: the
+        // current password cannot stand in for it. The typed passwords are
+        // not kept across the second step.
+        gate.handle(err);
         return true;
       }
       return false;
@@ -88,6 +98,9 @@ function profileCard(ctx, profile) {
 export function render(ctx) {
   const pg = page({ title, layout: 'wide', lead: `Signed in as ${ctx.profile.email}.` });
   ctx.page = pg;
-  pg.body.append(passwordCard(ctx, ctx.profile), profileCard(ctx, ctx.profile));
+  const gate = stepGate(ctx);
+  pg.body.append(gate.root, passwordCard(ctx, ctx.profile, gate), profileCard(ctx, ctx.profile),
+    h('section', { class: 'card' }, h('h2', null, 'Two-step verification and passkeys'),
+      h('p', null, 'Set up an authenticator app, recovery codes and passkeys in ', h('a', { href: '/security' }, 'Security'), '.')));
   return pg;
 }

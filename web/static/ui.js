@@ -331,3 +331,49 @@ export function bindButton(ctx, btn, { send, done, failed }) {
 export function link(text, href, props = {}) {
   return h('a', { href, ...props }, text);
 }
+
+// ---- a change that needs a fresh or stronger sign-in --------------------
+
+// stepGate is the answer to a privileged change refused with 403
+// reauth_required (the last sign-in is too old) or second_factor_required
+// (the session has not shown the account's second factor). It says so in
+// the alert region and offers the way on in a callout, and leaves
+// everything typed in the screen as it is until the person goes.
+export function stepGate(ctx) {
+  const text = h('p');
+  const go = button('Continue', { variant: 'primary' });
+  const root = h('div', { class: 'callout callout-gate', hidden: true, dataset: { testid: 'step-gate' } },
+    text, h('div', { class: 'actions' }, go));
+  let action = null;
+  go.addEventListener('click', () => {
+    if (action) action();
+  });
+  return {
+    root,
+    // handle returns true when err was one of the two refusals.
+    handle(err) {
+      if (!(err instanceof ApiError)) return false;
+      if (err.code === 'reauth_required' && ctx.signInAgain) {
+        ctx.page.error(`${err.detail || 'Sign in again to make this change.'}`);
+        text.textContent = 'For your security, this change needs a recent sign-in. Nothing was changed. '
+          + 'Sign in again and you come back to this page; then make the change again.';
+        go.textContent = 'Sign in again';
+        action = ctx.signInAgain;
+      } else if (err.code === 'second_factor_required' && ctx.toSecondStep) {
+        ctx.page.error(`${err.detail || 'This change needs your second factor.'}`);
+        text.textContent = 'This change needs your second factor as well: your authenticator app, a passkey or a '
+          + 'recovery code. Nothing was changed. Confirm it is you and you come back to this page; then make the change again.';
+        go.textContent = 'Confirm with your second factor';
+        action = ctx.toSecondStep;
+      } else {
+        return false;
+      }
+      root.hidden = false;
+      go.focus();
+      return true;
+    },
+    hide() {
+      root.hidden = true;
+    },
+  };
+}

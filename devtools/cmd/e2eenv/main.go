@@ -4,7 +4,12 @@
 // source, serving the web app from web/ on disk). It prints one JSON line
 // once all of them answer:
 //
-//	{"base_url":"http://127.0.0.1:PORT","mailpit_url":"http://127.0.0.1:PORT"}
+//	{"base_url":"http://localhost:PORT","mailpit_url":"http://127.0.0.1:PORT"}
+//
+// authd listens on 127.0.0.1, but its PUBLIC_URL and the base_url the
+// browser opens name the host localhost: WebAuthn refuses an IP address as
+// the relying party ID, and localhost is a secure context, so passkeys work
+// over plain HTTP there.
 //
 // and runs until its standard input closes (the test runner ended, or
 // died) or it gets SIGTERM; then it stops authd and Mailpit and removes the
@@ -96,7 +101,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	base := "http://" + ln.Addr().String()
+	// The browser's origin, PUBLIC_URL and so the passkeys' RP ID: localhost
+	// (an IP address is refused as RP ID), on the port listened on.
+	base := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	env := map[string]string{
 		"DEV_MODE": "true", "AUTO_MIGRATE": "true", "LOG_LEVEL": "info",
 		"DATABASE_URL": dbURL, "VALKEY_URL": testenv.ValkeyURL(), "VALKEY_KEY_PREFIX": prefix,

@@ -1,5 +1,8 @@
 // A page of another origin (a second loopback port): a static HTML page and
-// a script file that tries to act on authd with the visitor's cookie.
+// a script file that tries to act on authd with the visitor's cookie. Its
+// host is localhost, as authd's is (e2eenv): another origin of the same
+// site, which the SameSite=Lax cookie goes to, so that only authd's own
+// origin checks stand in the way.
 import http from 'node:http';
 
 const PAGE = `<!DOCTYPE html>
@@ -55,7 +58,7 @@ export async function startForeignSite() {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', resolve);
   });
-  const origin = `http://127.0.0.1:${server.address().port}`;
+  const origin = `http://localhost:${server.address().port}`;
   return {
     origin,
     pageURL: (params) => `${origin}/?${new URLSearchParams(params)}`,
