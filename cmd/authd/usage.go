@@ -13,6 +13,9 @@ func usage(w io.Writer) {
 Usage:
   authd [serve]                        run the HTTP server (the default)
   authd migrate up|down|status|version manage the database schema
+  authd import kratos --from URL       copy identities, passwords and second factors from an
+                                       Ory Kratos database (--dry-run, --batch-size N, --update,
+                                       --kratos-rp-id ID)
   authd --help                         show this help
 
 Configuration comes from environment variables:

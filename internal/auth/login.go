@@ -94,7 +94,7 @@ func (s *Service) login(ctx context.Context, cmd Login, email Email, password Pa
 	if err != nil {
 		return LoggedIn{}, err
 	}
-	if !known || !match || identity.State != StateActive {
+	if !known || !match || identity.State != StateActive || identity.PasswordHash == "" {
 		s.loginFailedAudit(ctx, identity.ID, known, cmd.Client)
 		return LoggedIn{}, ErrInvalidCredentials
 	}
@@ -140,6 +140,11 @@ func (s *Service) login(ctx context.Context, cmd Login, email Email, password Pa
 // a mismatch (and logged); only a failure the client may retry, such as an
 // overloaded hash pool, is an error.
 func (s *Service) verify(ctx context.Context, password Password, stored string, id uuid.UUID, known bool) (match, rehash bool, err error) {
+	if stored == "" {
+		// An identity without a password (imported from a social login):
+		// the same work as a wrong password, and no match.
+		stored, known = s.hasher.DummyHash(), false
+	}
 	match, rehash, err = s.hasher.Verify(ctx, password.Plaintext(), stored)
 	if err != nil {
 		if ErrorKind(err) != KindInternal {
