@@ -43,6 +43,7 @@ const (
 	CodeTOTPAlreadyEnabled   = "totp_already_enabled"
 	CodeTOTPNotPending       = "totp_not_pending"
 	CodePasskeyExists        = "passkey_exists"
+	CodePasskeysUnavailable  = "passkeys_unavailable"
 )
 
 // FieldError names one invalid field of a request.

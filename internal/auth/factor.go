@@ -84,6 +84,10 @@ var (
 	ErrPasskeyExists = &Error{Kind: KindConflict, Code: CodePasskeyExists,
 		Message: "This passkey is already registered."}
 	ErrPasskeyNotFound = &Error{Kind: KindNotFound, Code: CodeNotFound, Message: "No such passkey."}
+	// ErrPasskeysUnavailable answers passkey ceremonies on a server whose
+	// PUBLIC_URL is an IP address: WebAuthn needs a host name.
+	ErrPasskeysUnavailable = &Error{Kind: KindConflict, Code: CodePasskeysUnavailable,
+		Message: "Passkeys are not available on this server: its PUBLIC_URL has no host name."}
 )
 
 // Challenge is the server's half of a WebAuthn ceremony in flight: what

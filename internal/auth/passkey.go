@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -55,6 +56,9 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, sess Session) (C
 		return Ceremony{}, err
 	}
 	cer, err := s.ceremonies.BeginRegistration(u)
+	if errors.Is(err, ErrPasskeysUnavailable) {
+		return Ceremony{}, err
+	}
 	if err != nil {
 		return Ceremony{}, Internal("begin passkey registration", err)
 	}
@@ -267,6 +271,9 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context, sess Session, c Client)
 		}
 	}
 	cer, err := s.ceremonies.BeginLogin(user)
+	if errors.Is(err, ErrPasskeysUnavailable) {
+		return Ceremony{}, err
+	}
 	if err != nil {
 		return Ceremony{}, Internal("begin passkey login", err)
 	}

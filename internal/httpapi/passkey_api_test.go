@@ -371,3 +371,14 @@ func TestPasskeyRegisteredTwice(t *testing.T) {
 	wantCode(t, c.do(http.MethodPost, "/api/v1/auth/passkeys/register/finish", map[string]any{"credential": json.RawMessage(resp)}),
 		http.StatusConflict, "passkey_exists")
 }
+
+// TestPasskeysOnAnIPAddress: WebAuthn has no relying party on an IP
+// address, so with such a PUBLIC_URL authd still starts and serves, and
+// its passkey ceremonies say why they cannot run.
+func TestPasskeysOnAnIPAddress(t *testing.T) {
+	ts := newServer(t, serverOptions{env: map[string]string{"PUBLIC_URL": "http://127.0.0.1:8080"}})
+	c := ts.client()
+	c.register(t)
+	wantCode(t, c.do(http.MethodPost, "/api/v1/auth/passkeys/register/begin", nil), http.StatusConflict, "passkeys_unavailable")
+	wantCode(t, ts.client().do(http.MethodPost, "/api/v1/auth/passkeys/login/begin", nil), http.StatusConflict, "passkeys_unavailable")
+}

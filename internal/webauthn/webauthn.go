@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"time"
 
@@ -19,8 +20,12 @@ import (
 	"github.com/authd/authd/internal/auth"
 )
 
-// Ceremonies implements auth.PasskeyCeremonies.
+// Ceremonies implements auth.PasskeyCeremonies. Without a relying party
+// (PUBLIC_URL on an IP address) every ceremony is auth.ErrPasskeysUnavailable.
 type Ceremonies struct{ w *gowebauthn.WebAuthn }
+
+// Available says whether passkeys work with this PUBLIC_URL.
+func (c *Ceremonies) Available() bool { return c.w != nil }
 
 var _ auth.PasskeyCeremonies = (*Ceremonies)(nil)
 
@@ -40,6 +45,11 @@ func New(cfg Config) (*Ceremonies, error) {
 	u, err := url.Parse(cfg.PublicURL)
 	if err != nil || u.Hostname() == "" {
 		return nil, fmt.Errorf("webauthn: public URL %q has no host", cfg.PublicURL)
+	}
+	if net.ParseIP(u.Hostname()) != nil {
+		// WebAuthn has no relying party on an IP address: authd runs, and
+		// its passkey routes say why they cannot.
+		return &Ceremonies{}, nil
 	}
 	origins := append([]string{u.Scheme + "://" + u.Host}, cfg.Origins...)
 	timeout := gowebauthn.TimeoutConfig{Enforce: true, Timeout: auth.ChallengeTTL, TimeoutUVD: auth.ChallengeTTL}
@@ -119,6 +129,9 @@ func sessionOf(state []byte) (gowebauthn.SessionData, error) {
 // attestation (nothing here trusts device makers' certificates), and
 // excludes the user's passkeys so one authenticator is not added twice.
 func (c *Ceremonies) BeginRegistration(u auth.PasskeyUser) (auth.Ceremony, error) {
+	if c.w == nil {
+		return auth.Ceremony{}, auth.ErrPasskeysUnavailable
+	}
 	creation, session, err := c.w.BeginRegistration(newUser(u),
 		gowebauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
 			ResidentKey: protocol.ResidentKeyRequirementRequired, RequireResidentKey: protocol.ResidentKeyRequired(),
@@ -143,6 +156,9 @@ func (c *Ceremonies) RegistrationChallenge(response []byte) (string, error) {
 
 // FinishRegistration verifies the attestation against the ceremony.
 func (c *Ceremonies) FinishRegistration(u auth.PasskeyUser, state, response []byte) (auth.NewPasskey, error) {
+	if c.w == nil {
+		return auth.NewPasskey{}, auth.ErrPasskeysUnavailable
+	}
 	session, err := sessionOf(state)
 	if err != nil {
 		return auth.NewPasskey{}, err
@@ -169,6 +185,9 @@ func (c *Ceremonies) FinishRegistration(u auth.PasskeyUser, state, response []by
 // BeginLogin starts a second step for u's passkeys, or a discoverable
 // sign-in that must verify the user.
 func (c *Ceremonies) BeginLogin(u *auth.PasskeyUser) (auth.Ceremony, error) {
+	if c.w == nil {
+		return auth.Ceremony{}, auth.ErrPasskeysUnavailable
+	}
 	if u == nil {
 		assertion, session, err := c.w.BeginDiscoverableLogin(gowebauthn.WithUserVerification(protocol.VerificationRequired))
 		if err != nil {
@@ -195,6 +214,9 @@ func (c *Ceremonies) ParseAssertion(response []byte) (auth.Assertion, error) {
 
 // FinishLogin verifies the assertion by passkey p of user u.
 func (c *Ceremonies) FinishLogin(u auth.PasskeyUser, p auth.Passkey, state []byte, a auth.Assertion) (auth.PasskeyUse, error) {
+	if c.w == nil {
+		return auth.PasskeyUse{}, auth.ErrPasskeysUnavailable
+	}
 	parsed, ok := a.Parsed.(*protocol.ParsedCredentialAssertionData)
 	if !ok {
 		return auth.PasskeyUse{}, errors.New("webauthn: assertion was not parsed here")
