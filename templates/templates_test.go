@@ -54,7 +54,7 @@ func callerData(name string) map[string]any {
 	case "password_changed":
 		return map[string]any{"Product": "authd", "Email": "a@example.test", "When": "2 January 2026 15:04 UTC"}
 	case "second_factor_added", "second_factor_removed", "recovery_code_used":
-		return map[string]any{"Product": "authd", "Email": "a@example.test", "Factor": "a passkey named “Laptop”", "When": "2 January 2026 15:04 UTC"}
+		return map[string]any{"Product": "authd", "Email": "a@example.test", "Factor": "A passkey named “Laptop”", "When": "2 January 2026 15:04 UTC"}
 	case "account_exists":
 		return map[string]any{"Product": "authd", "Email": "a@example.test", "Link": "https://app.example.test/login"}
 	case "username_taken":

@@ -132,7 +132,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, cmd RegisterPas
 		if err := st.Factors.AddPasskey(ctx, pk); err != nil {
 			return err
 		}
-		return st.Outbox.Queue(ctx, s.securityNotice(p.Identity, "second_factor_added", "a passkey named “"+name+"”"))
+		return st.Outbox.Queue(ctx, s.securityNotice(p.Identity, "second_factor_added", "A passkey named “"+name+"”"))
 	})
 	if err != nil {
 		return PasskeyRegistered{}, storeFailure("store passkey", err)
@@ -213,7 +213,7 @@ func (s *Service) DeletePasskey(ctx context.Context, sess Session, id uuid.UUID,
 				return err
 			}
 		}
-		return st.Outbox.Queue(ctx, s.securityNotice(p.Identity, "second_factor_removed", "the passkey named “"+pk.Name+"”"))
+		return st.Outbox.Queue(ctx, s.securityNotice(p.Identity, "second_factor_removed", "The passkey named “"+pk.Name+"”"))
 	})
 	if ErrorKind(err) == KindNotFound {
 		return ErrPasskeyNotFound

@@ -99,7 +99,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, sess Session, code string, c 
 		if err := st.Factors.ReplaceRecoveryCodes(ctx, p.Identity.ID, hashes, now); err != nil {
 			return err
 		}
-		return st.Outbox.Queue(ctx, s.securityNotice(p.Identity, "second_factor_added", "an authenticator app"))
+		return st.Outbox.Queue(ctx, s.securityNotice(p.Identity, "second_factor_added", "An authenticator app"))
 	})
 	if err != nil {
 		return TOTPConfirmed{}, storeFailure("enable TOTP", err)
@@ -133,7 +133,7 @@ func (s *Service) RemoveTOTP(ctx context.Context, sess Session, c Client) error 
 				return err
 			}
 		}
-		return st.Outbox.Queue(ctx, s.securityNotice(p.Identity, "second_factor_removed", "the authenticator app"))
+		return st.Outbox.Queue(ctx, s.securityNotice(p.Identity, "second_factor_removed", "The authenticator app"))
 	})
 	if err != nil {
 		return storeFailure("remove TOTP", err)

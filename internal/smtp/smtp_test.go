@@ -51,6 +51,8 @@ func sampleData(name string) map[string]any {
 		return map[string]any{"Product": "authd", "Email": email, "Link": "https://app.example.test/login"}
 	case "username_taken":
 		return map[string]any{"Product": "authd", "Email": email, "Username": "<b>ann</b>", "Link": "https://app.example.test/register"}
+	case "second_factor_added", "second_factor_removed", "recovery_code_used":
+		return map[string]any{"Product": "authd", "Email": email, "Factor": "A passkey named “<i>Laptop</i>”", "When": "2 January 2026 15:04 UTC"}
 	}
 	return nil
 }
@@ -92,6 +94,9 @@ func TestRender(t *testing.T) {
 		{"password_changed", []string{"authd", "2 January 2026 15:04 UTC"}},
 		{"account_exists", []string{"authd", "https://app.example.test/login"}},
 		{"username_taken", []string{"authd", "https://app.example.test/register", "<b>ann</b>"}},
+		{"second_factor_added", []string{"authd", "A passkey named “<i>Laptop</i>” was added", "2 January 2026 15:04 UTC"}},
+		{"second_factor_removed", []string{"authd", "was removed", "2 January 2026 15:04 UTC"}},
+		{"recovery_code_used", []string{"authd", "A recovery code was used", "Each code works once"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,8 +146,8 @@ func TestRenderCoversEveryTemplate(t *testing.T) {
 			t.Errorf("template %q has no sample data in this test", name)
 		}
 	}
-	if got := len(m.Templates()); got != 5 {
-		t.Errorf("found %d templates, want 5: %v", got, m.Templates())
+	if got := len(m.Templates()); got != 8 {
+		t.Errorf("found %d templates, want 8: %v", got, m.Templates())
 	}
 }
 
