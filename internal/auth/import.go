@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -32,7 +33,8 @@ type ImportedIdentity struct {
 }
 
 // ImportSource reads identities in id order, n at a time after the id
-// given (uuid.Nil: from the start); an empty batch is the end.
+// given (uuid.Nil: from the start); an empty batch is the end. Every
+// identity has its id, the refused ones too.
 type ImportSource interface {
 	Next(ctx context.Context, after uuid.UUID, n int) ([]ImportedIdentity, error)
 }
@@ -109,7 +111,12 @@ func (s *Service) Import(ctx context.Context, src ImportSource, opt ImportOption
 		if len(batch) == 0 {
 			return report, nil
 		}
-		after = batch[len(batch)-1].Identity.ID
+		last := batch[len(batch)-1].Identity.ID
+		if bytes.Compare(last[:], after[:]) <= 0 {
+			// A source that does not move forward would be read forever.
+			return report, fmt.Errorf("import: the source's batch ended at %s, not after %s", last, after)
+		}
+		after = last
 		if err := s.importBatch(ctx, batch, opt, &report); err != nil {
 			return report, err
 		}

@@ -303,7 +303,9 @@ type (
 
 // convert maps one Kratos identity to authd's.
 func (s *Source) convert(r identityRow, creds []credentialRow, verifiable, recovery []addressRow) auth.ImportedIdentity {
-	out := auth.ImportedIdentity{}
+	// The id is set even on an identity refused below: the import reads
+	// on after the last id of a batch.
+	out := auth.ImportedIdentity{Identity: auth.Identity{ID: r.id}}
 	var tr traits
 	if err := json.Unmarshal(r.traits, &tr); err != nil {
 		out.Reject = "traits are not a JSON object"
