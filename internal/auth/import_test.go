@@ -68,7 +68,9 @@ func TestImportBatches(t *testing.T) {
 				}
 				src.ids = append(src.ids, in)
 			}
-			slices.SortFunc(src.ids, func(a, b auth.ImportedIdentity) int { return strings.Compare(a.Identity.ID.String(), b.Identity.ID.String()) })
+			slices.SortFunc(src.ids, func(a, b auth.ImportedIdentity) int {
+				return strings.Compare(a.Identity.ID.String(), b.Identity.ID.String())
+			})
 			r, err := e.svc.Import(context.Background(), src, auth.ImportOptions{BatchSize: tt.batch})
 			if err != nil {
 				t.Fatal(err)
