@@ -347,3 +347,21 @@ func (s *Sentinels) Stop() {
 		s.Master.Stop()
 	}
 }
+
+// Restart starts a killed or stopped server again on its port and in its
+// directory, as an operator's restart would.
+func (s *RedisServer) Restart(args ...string) error {
+	bin, err := RedisBinary()
+	if err != nil {
+		return err
+	}
+	if s.log != nil {
+		s.log.Close()
+	}
+	n, err := startRedisIn(bin, s.dir, s.Port, args...)
+	if err != nil {
+		return err
+	}
+	*s = *n
+	return nil
+}
