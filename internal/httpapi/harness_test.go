@@ -97,8 +97,9 @@ func runMain(m *testing.M) int {
 // composition root's overrides.
 type serverOptions struct {
 	env            map[string]string
-	prefix         string    // VALKEY_KEY_PREFIX; a fresh one per server unless shared on purpose
-	valkey         vk.Client // defaults to testValkey
+	prefix         string       // VALKEY_KEY_PREFIX; a fresh one per server unless shared on purpose
+	valkey         vk.Client    // defaults to testValkey
+	db             *postgres.DB // defaults to testDB; databaseURL must name it then
 	checks         map[string]httpapi.Check
 	now            func() time.Time // the clock of the use cases
 	wrapHasher     func(auth.PasswordHasher) auth.PasswordHasher
@@ -147,6 +148,10 @@ func newServer(t testing.TB, o serverOptions) *testServer {
 	}
 	env := testEnv(o.prefix)
 	maps.Copy(env, o.env)
+	db := testDB
+	if o.db != nil {
+		db = o.db
+	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +159,7 @@ func newServer(t testing.TB, o serverOptions) *testServer {
 	logs := &testenv.LogBuffer{}
 	log := logging.New(logs, cfg.LogLevel)
 	a, err := app.New(context.Background(), cfg, log, app.Overrides{
-		DB: testDB, Valkey: o.valkey, Now: o.now, Checks: o.checks,
+		DB: db, Valkey: o.valkey, Now: o.now, Checks: o.checks,
 		WrapHasher: o.wrapHasher, WrapIdentities: o.wrapIdentities,
 	})
 	if err != nil {

@@ -1,0 +1,85 @@
+package httpapi_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/authd/authd/internal/app"
+	"github.com/authd/authd/internal/postgres"
+	"github.com/authd/authd/internal/testenv"
+)
+
+// TestPostgresRestartIsSurvived: authd on a PostgreSQL of the test's own,
+// which is killed (SIGKILL of the postmaster, as a crash) and started
+// again: meanwhile requests that need it answer 503 with Retry-After
+// within the dependency timeout, never 500 and never a hang; after it,
+// authd serves again without a restart of its own, and what was
+// committed before the crash is there.
+func TestPostgresRestartIsSurvived(t *testing.T) {
+	pg, err := testenv.StartPostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	url := pg.URL("postgres")
+	db, err := postgres.Open(ctx, url, postgres.PoolOptions{MaxConns: 8, ConnectTimeout: time.Second, QueryTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := app.MigrateUp(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	ts := newServer(t, serverOptions{db: db, env: map[string]string{"DATABASE_URL": url, "DEPENDENCY_TIMEOUT": "1s", "MAIL_WORKERS": "0"}})
+	c := ts.client()
+	cr := c.register(t)
+
+	pg.Kill()
+	c.noContract = true
+	fresh := ts.client()
+	fresh.noContract = true
+	for _, try := range []struct {
+		name string
+		do   func() response
+	}{
+		{"login", func() response { return fresh.do(http.MethodPost, "/api/v1/auth/login", cr) }},
+		{"registration", func() response {
+			return fresh.do(http.MethodPost, "/api/v1/auth/register", credentials{Identifier: newEmail("down"), Password: "correct horse battery staple"})
+		}},
+		{"readiness", func() response { return fresh.do(http.MethodGet, "/ready", nil) }},
+	} {
+		start := time.Now()
+		r := try.do()
+		if r.StatusCode != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+			t.Errorf("%s with PostgreSQL down: %d (Retry-After %q) %s, want 503 with Retry-After", try.name, r.StatusCode, r.Header.Get("Retry-After"), r.body)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("%s with PostgreSQL down took %v: a hang", try.name, d)
+		}
+	}
+
+	if err := pg.Start(); err != nil {
+		t.Fatalf("restart PostgreSQL: %v\n%s", err, pg.Log())
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		again := ts.client()
+		again.noContract = true
+		r := again.do(http.MethodPost, "/api/v1/auth/login", cr)
+		if r.StatusCode == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("authd did not serve again within 20 s of PostgreSQL's restart: %d %s", r.StatusCode, r.body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	wantStatus(t, ts.client().do(http.MethodGet, "/ready", nil), http.StatusOK)
+	// The session from before the crash lives in Valkey and still works.
+	wantStatus(t, c.do(http.MethodGet, "/api/v1/auth/me", nil), http.StatusOK)
+}
