@@ -1,6 +1,6 @@
 // Command bench (authd-bench) is `make bench`: it builds authd, runs it
 // against the local PostgreSQL and Valkey in a database and key prefix of
-// its own, measures it in seven phases and writes BENCHMARKS.md.
+// its own, measures it in eight phases and writes BENCHMARKS.md.
 //
 //  1. Go benchmarks of the hasher, the hash pool and the HTTP handlers;
 //  2. /health versus /auth/me throughput;
@@ -88,6 +88,8 @@ type durations struct {
 	mixedStages                  string        // "" = the scenario's 230 s ramp
 	timingPairs                  int           // phase 6: unknown/wrong-password login pairs
 	shapeWarmup, shapeWindow     time.Duration // phase 7: each shape's warm-up, then its measured window
+	scaleOut                     time.Duration // phase 8: each run
+	reachTrials                  int           // phase 8: revocation reach trials
 }
 
 var (
@@ -97,6 +99,7 @@ var (
 		satIdle: 2 * time.Second, satMeasure: 20 * time.Second, satHashExtra: 4 * time.Second,
 		timingPairs: 50,
 		shapeWarmup: 3 * time.Second, shapeWindow: 15 * time.Second,
+		scaleOut: 15 * time.Second, reachTrials: 200,
 	}
 	// quickDurations keep every phase (so the whole pipeline is exercised)
 	// at a few seconds each; the mixed ramp keeps its shape, scaled to 20 s.
@@ -107,6 +110,7 @@ var (
 		mixedStages: "3s:50,5s:150,5s:300,5s:500,2s:500",
 		timingPairs: 20,
 		shapeWarmup: time.Second, shapeWindow: 3 * time.Second,
+		scaleOut: 3 * time.Second, reachTrials: 20,
 	}
 )
 
@@ -337,7 +341,7 @@ func (b *bench) run(ctx context.Context) (rep *Report, err error) {
 
 	// phaseNames[1:], in order; a phase keeps its number when -only
 	// leaves others out, so "phase 4" means the same in every report.
-	for i, phase := range []func(context.Context) Phase{b.phaseThroughput, b.phaseLogin, b.phaseSaturation, b.phaseMixed, b.phaseLoginTiming, b.phaseShapes} {
+	for i, phase := range []func(context.Context) Phase{b.phaseThroughput, b.phaseLogin, b.phaseSaturation, b.phaseMixed, b.phaseLoginTiming, b.phaseShapes, b.phaseScaleOut} {
 		if !b.wants(phaseNames[i+1]) {
 			continue
 		}
@@ -354,11 +358,11 @@ func (b *bench) run(ctx context.Context) (rep *Report, err error) {
 
 // phaseNames are the phases as -only names them, in the order they run
 // (and are numbered).
-var phaseNames = []string{"go-bench", "throughput", "login", "saturation", "mixed", "login-timing", "load-shapes"}
+var phaseNames = []string{"go-bench", "throughput", "login", "saturation", "mixed", "login-timing", "load-shapes", "scale-out"}
 
 // needsOneHash are the phases whose figures derive from phase 1's
 // one-hash time; -only brings go-bench along with them.
-var needsOneHash = []string{"login", "saturation", "mixed", "load-shapes"}
+var needsOneHash = []string{"login", "saturation", "mixed", "load-shapes", "scale-out"}
 
 // parseOnly reads -only: nil (every phase) for "", else the named phases
 // plus go-bench when one of them needs it.

@@ -94,7 +94,7 @@ func TestRender(t *testing.T) {
 		"All load runs use `devtools/cmd/load` (",
 		"go run ./devtools/cmd/bench -quick -out /tmp/b.md                # a 3-minute smoke run",
 		"go run ./devtools/cmd/bench -skip-mixed -out /tmp/b.md           # all but the 4-minute",
-		"go run ./devtools/cmd/bench -only=login-timing -out /tmp/b.md    # one phase (names: go-bench, throughput, login, saturation, mixed, login-timing, load-shapes)",
+		"go run ./devtools/cmd/bench -only=login-timing -out /tmp/b.md    # one phase (names: go-bench, throughput, login, saturation, mixed, login-timing, load-shapes, scale-out)",
 		"go run ./devtools/cmd/bench -only=load-shapes -shape-window 15s -out /tmp/b.md   # the load shapes",
 		"The bench builds `authd` (`cmd/authd`) and `authd-load` (`devtools/cmd/load`)",
 		"## Notes\n\n- Mail is queued but not sent.",
