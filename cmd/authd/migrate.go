@@ -12,13 +12,15 @@ import (
 	"github.com/authd/authd/migrations"
 )
 
-// migrate runs `authd migrate up|down|status|version` against DATABASE_URL.
+// migrate runs `authd migrate up|down|status|version` against DATABASE_URL,
+// which is all it needs: a migration job is given the database and nothing
+// else of the server's settings.
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) != 1 {
 		usage(stderr)
 		return errUsage
 	}
-	cfg, err := config.Load(getenv)
+	cfg, err := config.LoadOnly(getenv, "DATABASE_URL", "DEPENDENCY_TIMEOUT", "LOG_LEVEL")
 	if err != nil {
 		return err
 	}

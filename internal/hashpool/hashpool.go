@@ -24,6 +24,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/authd/authd/internal/auth"
 )
@@ -65,6 +69,10 @@ type Config struct {
 	// Valkey ahead of Argon2 when the CPUs are busy, while an idle machine
 	// still gives hashing every core.
 	Nice int
+	// Tracer records the wait for a slot and the hash as spans of the
+	// caller's trace (none when nil): under load the wait, not the hash,
+	// is where a login's time goes.
+	Tracer trace.Tracer
 }
 
 func (c Config) withDefaults() Config {
@@ -126,6 +134,8 @@ type Pool struct {
 
 	// now is the clock; tests replace it to make durations deterministic.
 	now func() time.Time
+
+	tracer trace.Tracer
 }
 
 // New returns a Pool running inner and registers its metrics with reg
@@ -133,6 +143,9 @@ type Pool struct {
 // it panics if the metrics are already registered with reg.
 func New(inner Inner, cfg Config, reg prometheus.Registerer) *Pool {
 	cfg = cfg.withDefaults()
+	if cfg.Tracer == nil {
+		cfg.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	p := &Pool{
 		inner:    inner,
 		size:     cfg.Size,
@@ -141,6 +154,7 @@ func New(inner Inner, cfg Config, reg prometheus.Registerer) *Pool {
 		slots:    make(chan struct{}, cfg.Size),
 		work:     make(chan func()),
 		now:      time.Now,
+		tracer:   cfg.Tracer,
 		waitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "authd_hash_wait_seconds",
 			Help: "Time admitted password hashes waited for a slot in the hash pool.",
@@ -187,15 +201,40 @@ func New(inner Inner, cfg Config, reg prometheus.Registerer) *Pool {
 // Hash hashes password in a pool slot, or returns an *auth.Error of kind
 // KindUnavailable if the pool is saturated or ctx ends while waiting.
 func (p *Pool) Hash(ctx context.Context, password string) (encoded string, err error) {
-	start, err := p.acquire(ctx, true)
+	start, err := p.acquireTraced(ctx)
 	if err != nil {
 		return "", err
 	}
 	// Deferred so that a panicking hasher cannot leak its slot and shrink
 	// the pool for good.
 	defer p.release(start, &err)
+	ctx, span := p.tracer.Start(ctx, "argon2id.hash")
+	defer endSpan(span, &err)
 	p.run(func() { encoded, err = p.inner.Hash(ctx, password) })
 	return encoded, err
+}
+
+// acquireTraced is acquire (which may refuse) as the span "hashpool.wait".
+func (p *Pool) acquireTraced(ctx context.Context) (time.Time, error) {
+	_, span := p.tracer.Start(ctx, "hashpool.wait", trace.WithAttributes(attribute.Int("hashpool.size", p.size)))
+	start, err := p.acquire(ctx, true)
+	endSpan(span, &err)
+	return start, err
+}
+
+// endSpan ends span, marked as failed when *err is set (the error's kind
+// only: a hasher's error never carries the password, but stays out of
+// traces all the same).
+func endSpan(span trace.Span, err *error) {
+	if *err != nil {
+		var de *auth.Error
+		msg := "failed"
+		if errors.As(*err, &de) {
+			msg = de.Code
+		}
+		span.SetStatus(codes.Error, msg)
+	}
+	span.End()
 }
 
 // Verify checks password against encoded in a pool slot, or returns an
@@ -203,11 +242,13 @@ func (p *Pool) Hash(ctx context.Context, password string) (encoded string, err e
 // through the pool too: the inner hasher rejects them quickly, and the
 // pool need not know the formats.
 func (p *Pool) Verify(ctx context.Context, password, encoded string) (match, rehash bool, err error) {
-	start, err := p.acquire(ctx, true)
+	start, err := p.acquireTraced(ctx)
 	if err != nil {
 		return false, false, err
 	}
 	defer p.release(start, &err)
+	ctx, span := p.tracer.Start(ctx, "argon2id.verify")
+	defer endSpan(span, &err)
 	p.run(func() { match, rehash, err = p.inner.Verify(ctx, password, encoded) })
 	return match, rehash, err
 }

@@ -1,6 +1,7 @@
 // Package logging builds authd's structured JSON logger and carries the
 // request id through contexts, so every line written while serving a
-// request names it.
+// request names it, and the trace id when the request is traced, so a log
+// line leads to its trace.
 package logging
 
 import (
@@ -8,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 type requestIDKey struct{}
@@ -24,7 +27,8 @@ func RequestID(ctx context.Context) string {
 }
 
 // New returns a JSON logger at the given level (debug, info, warn, error)
-// that adds request_id to every record logged with a request's context.
+// that adds request_id, and trace_id and span_id when there is a span, to
+// every record logged with a request's context.
 func New(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	switch strings.ToLower(level) {
@@ -45,6 +49,9 @@ type requestIDHandler struct{ slog.Handler }
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }

@@ -9,9 +9,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/authd/authd/internal/auth"
 )
@@ -23,6 +26,11 @@ type PoolOptions struct {
 	// QueryTimeout is the deadline of each call, so a hung database gives a
 	// quick error instead of a pile of waiting requests.
 	QueryTimeout time.Duration
+	// Tracer, when set, makes each query of a traced request a span
+	// (otelpgx) with its SQL text but never its parameters, which hold
+	// e-mail addresses and token hashes. Queries outside a trace (the mail
+	// queue's polling) make none.
+	Tracer trace.TracerProvider
 }
 
 // DB is the one handle of the stores: the pool, or a transaction on it,
@@ -83,6 +91,10 @@ func Open(ctx context.Context, url string, o PoolOptions) (*DB, error) {
 	}
 	if o.ConnectTimeout > 0 {
 		cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
+	}
+	if o.Tracer != nil {
+		cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(o.Tracer),
+			otelpgx.WithMeterProvider(metricnoop.NewMeterProvider()), otelpgx.WithDisableAcquireTracer())
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

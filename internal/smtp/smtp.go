@@ -33,6 +33,9 @@ import (
 	"time"
 
 	"github.com/wneessen/go-mail"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/authd/authd/templates"
 )
@@ -70,6 +73,9 @@ type Config struct {
 	// Timeout bounds each message: dial, TLS, AUTH and delivery together.
 	// It defaults to 10s; the caller's context can only shorten it.
 	Timeout time.Duration
+	// Tracer makes each send a span (none when nil) naming the template and
+	// the server, never the recipient or the body, whose links hold tokens.
+	Tracer trace.Tracer
 }
 
 // Message is one e-mail to render and send; Template names a pair in templates/.
@@ -272,7 +278,27 @@ func (m *Mailer) Render(msg Message) (subject, text, html string, err error) {
 // Send renders and delivers one message over SMTP, within ctx's deadline
 // and cfg.Timeout. Errors are wrapped ("smtp: send: ...") and never contain
 // the message body (which holds tokens).
-func (m *Mailer) Send(ctx context.Context, msg Message) error {
+func (m *Mailer) Send(ctx context.Context, msg Message) (err error) {
+	if m.cfg.Tracer != nil {
+		var span trace.Span
+		ctx, span = m.cfg.Tracer.Start(ctx, "smtp.send", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+			attribute.String("mail.template", msg.Template),
+			attribute.String("server.address", m.cfg.Host),
+			attribute.Int("server.port", m.cfg.Port),
+		))
+		defer func() {
+			if err != nil {
+				// The kind of failure only: an SMTP error may quote the
+				// recipient.
+				msg := "delivery failed"
+				if Permanent(err) {
+					msg = "refused permanently"
+				}
+				span.SetStatus(codes.Error, msg)
+			}
+			span.End()
+		}()
+	}
 	subject, text, html, err := m.Render(msg)
 	if err != nil {
 		var re *renderError

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	vk "github.com/valkey-io/valkey-go"
+	"github.com/valkey-io/valkey-go/valkeyotel"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Options tunes the client built by Open. Zero values keep valkey-go's
@@ -31,6 +34,12 @@ type Options struct {
 	// DisableCache turns off client-side caching, which is needed for
 	// servers without RESP3 or CLIENT TRACKING.
 	DisableCache bool
+	// Conns, when set, counts the client's connections (a Prometheus
+	// collector).
+	Conns *ConnStats
+	// Tracer, when set, makes each command of a traced request a span
+	// (valkeyotel) that names the command, never its keys or values.
+	Tracer trace.TracerProvider
 }
 
 // Open connects to Valkey/Redis from a URL (redis://, rediss://, valkey://,
@@ -54,6 +63,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (vk.Client, error) {
 	if opts.DisableCache {
 		opt.DisableCache = true
 	}
+	if opts.Conns != nil {
+		opt.DialCtxFn = opts.Conns.dial(opt.DialCtxFn)
+	}
 	// NewClient takes no context; shrinking the dial timeout to the
 	// remaining deadline keeps the background attempt from outliving ctx
 	// by much once we have given up on it below.
@@ -72,8 +84,14 @@ func Open(ctx context.Context, rawURL string, opts Options) (vk.Client, error) {
 		err error
 	}
 	done := make(chan result, 1)
+	newClient := vk.NewClient
+	if opts.Tracer != nil {
+		newClient = func(opt vk.ClientOption) (vk.Client, error) {
+			return valkeyotel.NewClient(opt, valkeyotel.WithTracerProvider(opts.Tracer), valkeyotel.WithMeterProvider(metricnoop.NewMeterProvider()))
+		}
+	}
 	go func() {
-		c, err := vk.NewClient(opt)
+		c, err := newClient(opt)
 		done <- result{c, err}
 	}()
 	var c vk.Client
