@@ -12,3 +12,10 @@ import _ "embed"
 //
 //go:embed openapi.yaml
 var OpenAPI []byte
+
+// AdminOpenAPI is the OpenAPI 3.0.3 document of the admin API, served on
+// the admin listener at GET /admin/v1/openapi.yaml and checked against
+// every response of its tests like the public one.
+//
+//go:embed admin-openapi.yaml
+var AdminOpenAPI []byte

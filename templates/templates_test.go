@@ -59,6 +59,18 @@ func callerData(name string) map[string]any {
 		return map[string]any{"Product": "authd", "Email": "a@example.test", "Link": "https://app.example.test/login"}
 	case "username_taken":
 		return map[string]any{"Product": "authd", "Email": "a@example.test", "Username": "ann", "Link": "https://app.example.test/register"}
+	case "account_deleted":
+		return map[string]any{"Product": "authd", "Email": "a@example.test", "When": "2 January 2026 15:04 UTC"}
+	case "second_factors_reset":
+		return map[string]any{"Product": "authd", "Email": "a@example.test", "Factor": "every second factor", "When": "2 January 2026 15:04 UTC"}
+	case "email_change":
+		return map[string]any{"Product": "authd", "Email": "new@example.test", "OldEmail": "a@example.test",
+			"Link": "https://app.example.test/verify?token=t", "Expiry": "19 hours"}
+	case "email_change_requested":
+		return map[string]any{"Product": "authd", "Email": "a@example.test", "NewEmail": "new@example.test",
+			"Link": "https://app.example.test/email/cancel?token=t", "Expiry": "9 days", "When": "2 January 2026 15:04 UTC"}
+	case "email_change_taken":
+		return map[string]any{"Product": "authd", "Email": "new@example.test", "Link": "https://app.example.test/login"}
 	}
 	return nil
 }
@@ -112,6 +124,11 @@ func TestExpiries(t *testing.T) {
 		{"second_factor_added", nil},
 		{"second_factor_removed", nil},
 		{"recovery_code_used", nil},
+		{"account_deleted", nil},
+		{"second_factors_reset", nil},
+		{"email_change", []string{"The link expires in 19 hours and works only once."}},
+		{"email_change_requested", []string{"The link works for 9 days."}},
+		{"email_change_taken", nil},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authd/authd/internal/config"
+	"github.com/authd/authd/internal/app"
 	"github.com/authd/authd/internal/testenv"
 	"github.com/authd/authd/internal/valkey"
 )
@@ -87,7 +87,7 @@ func envMap(extra ...string) map[string]string {
 
 // noTune is the process tuning of a test: none, since a test must not
 // re-tune the test binary's runtime.
-func noTune(*config.Config) {}
+func noTune(*app.App) {}
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -292,14 +292,17 @@ func TestMigrateCommands(t *testing.T) {
 	}
 }
 
+// prodSecret is a SECRET_KEY that production mode accepts.
+const prodSecret = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
 func TestConfigErrorsNameTheVariable(t *testing.T) {
 	tests := []struct {
 		env  []string
 		want string
 	}{
 		{[]string{"ARGON2_MEMORY_KIB", "lots"}, "ARGON2_MEMORY_KIB"},
-		{[]string{"DEV_MODE", "false", "PUBLIC_URL", ""}, "PUBLIC_URL is required"},
-		{[]string{"DEV_MODE", "false", "PUBLIC_URL", "https://a.example", "COOKIE_SECURE", "false"}, "COOKIE_SECURE"},
+		{[]string{"DEV_MODE", "false", "PUBLIC_URL", "", "SECRET_KEY", prodSecret}, "PUBLIC_URL is required"},
+		{[]string{"DEV_MODE", "false", "PUBLIC_URL", "https://a.example", "COOKIE_SECURE", "false", "SECRET_KEY", prodSecret}, "COOKIE_SECURE"},
 		{[]string{"SESSION_LIFETIME", "forever"}, "SESSION_LIFETIME"},
 		{[]string{"DATABASE_URL", "mysql://user:hunter2@db/x"}, "DATABASE_URL"},
 	}

@@ -14,19 +14,22 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	vk "github.com/valkey-io/valkey-go"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/net/netutil"
 
 	"github.com/authd/authd/api"
+	"github.com/authd/authd/internal/adminapi"
 	"github.com/authd/authd/internal/argon2id"
 	"github.com/authd/authd/internal/auth"
 	"github.com/authd/authd/internal/blocklist"
+	"github.com/authd/authd/internal/buildinfo"
 	"github.com/authd/authd/internal/config"
 	"github.com/authd/authd/internal/connlimit"
 	"github.com/authd/authd/internal/hashpool"
@@ -35,8 +38,10 @@ import (
 	"github.com/authd/authd/internal/postgres"
 	"github.com/authd/authd/internal/seal"
 	"github.com/authd/authd/internal/smtp"
+	"github.com/authd/authd/internal/tracing"
 	"github.com/authd/authd/internal/valkey"
 	"github.com/authd/authd/internal/webauthn"
+	"github.com/authd/authd/internal/webhook"
 	"github.com/authd/authd/migrations"
 	"github.com/authd/authd/web"
 )
@@ -60,6 +65,9 @@ type Overrides struct {
 	Checks map[string]httpapi.Check
 	// Registry collects the metrics (a new registry when nil).
 	Registry *prometheus.Registry
+	// Resources replace what the process finds it may use (CPUs, memory
+	// limit), to size the hash pool as on another machine.
+	Resources *Resources
 }
 
 // App is a built authd: its handler, its background workers and what they
@@ -73,8 +81,23 @@ type App struct {
 	Registry *prometheus.Registry
 	Log      *slog.Logger
 
+	// AdminHandler is the admin API (nil when it is off), served on a
+	// listener of its own; AdminTokens are its bearer tokens.
+	AdminHandler http.Handler
+	AdminTokens  *adminapi.Tokens
+
+	// Resources are the CPUs and memory limit the hash pool was sized
+	// from, and HashPool its size.
+	Resources Resources
+	HashPool  hashpool.Size
+
 	queue   *mailqueue.Queue
+	tracing *tracing.Provider
 	closers []func()
+
+	// webhooks deliver every audit event to WEBHOOK_URL (nil: off).
+	webhooks      *webhook.Webhooks
+	adminListener net.Listener
 }
 
 // startupTimeout bounds connecting to the dependencies at start, so a
@@ -87,9 +110,10 @@ const startupTimeout = 15 * time.Second
 // HTTP, and Close at the end.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Overrides) (a *App, err error) {
 	a = &App{Config: cfg, Log: log, Registry: o.Registry}
+	built := a // a is nil by the time a failure's deferred call runs
 	defer func() {
 		if err != nil {
-			a.Close()
+			built.Close()
 		}
 	}()
 	if a.Registry == nil {
@@ -103,31 +127,62 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Overrides) 
 	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
 	defer cancel()
 
+	build := buildinfo.Get()
+	a.Registry.MustRegister(buildInfoMetric(build))
+	a.tracing, err = tracing.New(startCtx, tracing.Config{Endpoint: cfg.OTLPEndpoint, ServiceName: cfg.OTelServiceName,
+		Version: build.Version, SampleRatio: cfg.OTelSampleRatio})
+	if err != nil {
+		return nil, fmt.Errorf("config: OTEL_EXPORTER_OTLP_ENDPOINT: %w", err)
+	}
+	provider := a.tracing
+	a.closers = append(a.closers, func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := provider.Shutdown(flushCtx); err != nil {
+			log.Warn("traces not flushed at shutdown", "error", err)
+		}
+	})
+	var tp trace.TracerProvider // nil: the adapters make no spans
+	if a.tracing.Enabled() {
+		tp = a.tracing
+		log.Info("tracing on", "otlp_endpoint", cfg.OTLPEndpoint, "sample_ratio", cfg.OTelSampleRatio)
+	}
+
 	a.DB = o.DB
 	if a.DB == nil {
 		a.DB, err = postgres.Open(startCtx, cfg.DatabaseURL, postgres.PoolOptions{
-			MaxConns: cfg.DatabaseMaxConns, ConnectTimeout: cfg.DependencyTimeout, QueryTimeout: cfg.DependencyTimeout,
+			MaxConns: cfg.DatabaseMaxConns, ConnectTimeout: cfg.DependencyTimeout, QueryTimeout: cfg.DependencyTimeout, Tracer: tp,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("cannot reach PostgreSQL (DATABASE_URL): %w", err)
 		}
 		a.closers = append(a.closers, a.DB.Close)
 	}
+	a.Registry.MustRegister(a.DB.PoolCollector())
+	// Valkey is reached before any migration runs: an instance that could
+	// not serve must not change the schema under the ones that do.
+	a.Valkey = o.Valkey
+	if a.Valkey == nil {
+		conns := valkey.NewConnStats()
+		a.Valkey, err = valkey.Open(startCtx, cfg.ValkeyURL, valkey.Options{DialTimeout: cfg.DependencyTimeout, CommandTimeout: cfg.DependencyTimeout,
+			Conns: conns, Tracer: tp})
+		if err != nil {
+			return nil, fmt.Errorf("cannot reach Valkey (VALKEY_URL): %w", err)
+		}
+		a.closers = append(a.closers, a.Valkey.Close)
+		a.Registry.MustRegister(conns)
+	}
 	if cfg.AutoMigrate {
 		if err := MigrateUp(startCtx, a.DB, log); err != nil {
 			return nil, err
 		}
 	}
-	a.Valkey = o.Valkey
-	if a.Valkey == nil {
-		a.Valkey, err = valkey.Open(startCtx, cfg.ValkeyURL, valkey.Options{DialTimeout: cfg.DependencyTimeout, CommandTimeout: cfg.DependencyTimeout})
-		if err != nil {
-			return nil, fmt.Errorf("cannot reach Valkey (VALKEY_URL): %w", err)
-		}
-		a.closers = append(a.closers, a.Valkey.Close)
-	}
 
-	hasher, err := a.hasher()
+	a.Resources = DetectResources()
+	if o.Resources != nil {
+		a.Resources = *o.Resources
+	}
+	hasher, err := a.hasher(tracerOf(tp, "github.com/authd/authd/internal/hashpool"))
 	if err != nil {
 		return nil, err
 	}
@@ -135,14 +190,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Overrides) 
 		hasher = o.WrapHasher(hasher)
 	}
 	mailer, err := smtp.New(smtp.Config{Host: cfg.SMTPHost, Port: cfg.SMTPPort, TLS: cfg.SMTPTLS,
-		Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, From: cfg.MailFrom, Timeout: cfg.MailSendTimeout})
+		Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, From: cfg.MailFrom, Timeout: cfg.MailSendTimeout,
+		Tracer: tracerOf(tp, "github.com/authd/authd/internal/smtp")})
 	if err != nil {
 		return nil, fmt.Errorf("config: SMTP_*: %w", err)
+	}
+	if err := a.newWebhooks(); err != nil {
+		return nil, err
 	}
 	a.queue, err = mailqueue.New(a.DB.Pool(), mailer, postgres.NewTokenStore(a.DB),
 		mailqueue.Config{Secret: cfg.SecretKey, PreviousSecrets: cfg.PreviousSecretKeys, Workers: cfg.MailWorkers, SendTimeout: cfg.MailSendTimeout,
 			RetryBase: cfg.MailRetryBase, RetryMax: cfg.MailRetryMax, GiveUpAfter: cfg.MailGiveUpAfter,
-			PurgeEvery: cfg.PurgeInterval, PollEvery: time.Second}, a.Registry, log)
+			PurgeEvery: cfg.PurgeInterval, PollEvery: time.Second, Jobs: a.queueJobs()}, a.Registry, log)
 	if err != nil {
 		return nil, err
 	}
@@ -161,17 +220,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Overrides) 
 		return nil, fmt.Errorf("config: PUBLIC_URL: %w", err)
 	}
 	a.Service = auth.NewService(auth.Deps{
-		Challenges:      valkey.NewChallenges(vh),
-		Ceremonies:      ceremonies,
-		Secrets:         totpSecrets,
-		RecoveryCodeKey: derive(cfg.SecretKey, "authd recovery codes"),
-		Stores:          stores,
-		Transactor:      transactor{a},
-		Hasher:          hasher,
-		Sessions:        valkey.NewSessions(vh, cfg.SessionLifetime, cfg.SessionTouch, cfg.SessionsPerIdentity),
-		Audit:           postgres.NewAuditLog(a.DB),
-		Limiter:         valkey.NewRateLimiter(vh),
-		Lockouts:        valkey.NewLockouts(vh),
+		Challenges:               valkey.NewChallenges(vh),
+		Ceremonies:               ceremonies,
+		Secrets:                  totpSecrets,
+		RecoveryCodeKey:          derive(cfg.SecretKey, "authd recovery codes"),
+		PreviousRecoveryCodeKeys: deriveEach(cfg.PreviousSecretKeys, "authd recovery codes"),
+		Stores:                   stores,
+		Transactor:               transactor{a},
+		Hasher:                   hasher,
+		Sessions:                 countSessions(valkey.NewSessions(vh, cfg.SessionLifetime, cfg.SessionTouch, cfg.SessionsPerIdentity), a.Registry),
+		Audit:                    a.auditLog(a.DB),
+		IdentityQueries:          postgres.NewIdentityQueries(a.DB),
+		AuditQueries:             a.auditLog(a.DB),
+		HashFormats:              hashFormats{},
+		Limiter:                  valkey.NewRateLimiter(vh),
+		Lockouts:                 valkey.NewLockouts(vh),
 		Limits: auth.Limits{
 			LoginAccount:        lockoutPolicy(cfg.LoginAccountFree, cfg.LoginLockoutBase, cfg.LoginLockoutMax, 24*time.Hour),
 			LoginAccountTotal:   lockoutPolicy(cfg.LoginAccountTotalFree, cfg.LoginLockoutBase, cfg.LoginLockoutMax, 24*time.Hour),
@@ -215,17 +278,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Overrides) 
 		BodyLimit: cfg.BodyLimitBytes, ReadyTimeout: cfg.DependencyTimeout, OpenAPI: api.OpenAPI,
 		TrustedProxies: cfg.TrustedProxies, CORSOrigins: cfg.CORSOrigins, TrustedOrigins: cfg.CSRFTrustedOrigins,
 		MaxInFlight: cfg.MaxInFlight, ShedDelay: cfg.ShedDelay, Web: webFiles,
+		MetricsElsewhere: cfg.MetricsAddr != "", Tracer: tracerOf(tp, "github.com/authd/authd/internal/httpapi"),
 	}, a.Registry, log)
 	if err != nil {
 		return nil, fmt.Errorf("config: CORS_ALLOWED_ORIGINS / CSRF_TRUSTED_ORIGINS / WEB_UI_DIR: %w", err)
 	}
+	a.buildAdmin()
 	return a, nil
 }
 
 // hasher is Argon2id behind the hash pool: every hash waits for a slot in
-// a pool sized to the CPUs, or is refused with 503 at once when the wait
-// would pass the budget.
-func (a *App) hasher() (auth.PasswordHasher, error) {
+// a pool sized to the CPUs and bounded by the memory limit, or is refused
+// with 503 at once when the wait would pass the budget.
+func (a *App) hasher(tracer trace.Tracer) (auth.PasswordHasher, error) {
 	cfg := a.Config
 	argon, err := argon2id.New(argon2id.Params{
 		Memory: cfg.Argon2Memory, Iterations: cfg.Argon2Iterations, Parallelism: cfg.Argon2Parallelism,
@@ -234,12 +299,15 @@ func (a *App) hasher() (auth.PasswordHasher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: ARGON2_*: %w", err)
 	}
-	size := cfg.HashPoolSize
-	if size == 0 {
-		size = runtime.GOMAXPROCS(0)
-	}
-	pool := hashpool.New(argon, hashpool.Config{Size: size, WaitBudget: cfg.HashWaitBudget,
-		MaxQueue: cfg.HashMaxQueue, Nice: cfg.HashNice}, a.Registry)
+	hashMemory := int64(cfg.Argon2Memory) * 1024
+	a.HashPool = hashpool.Plan(
+		hashpool.Machine{CPUs: a.Resources.CPUs, MemoryLimit: a.Resources.MemoryLimit},
+		hashpool.Sizing{Requested: cfg.HashPoolSize, HashMemory: hashMemory, MemoryShare: float64(cfg.HashMemoryPercent) / 100},
+	)
+	a.logHashPool(hashMemory)
+	a.registerHashPoolMetrics(hashMemory)
+	pool := hashpool.New(argon, hashpool.Config{Size: a.HashPool.Slots, WaitBudget: cfg.HashWaitBudget,
+		MaxQueue: cfg.HashMaxQueue, Nice: cfg.HashNice, Tracer: tracer}, a.Registry)
 	// The dummy hash for unknown e-mails, made now rather than by the first
 	// login, which would otherwise wait behind a busy pool for it.
 	pool.DummyHash()
@@ -253,6 +321,7 @@ func (a *App) stores(db *postgres.DB) auth.Stores {
 		Tokens:     postgres.NewTokenStore(db),
 		Outbox:     a.queue.Outbox(db.Tx()),
 		Factors:    postgres.NewFactorStore(db),
+		Audit:      a.auditLog(db),
 	}
 }
 
@@ -282,8 +351,33 @@ func (a *App) Start(ctx context.Context) error {
 }
 
 // Serve answers HTTP on ln until ctx is done, then finishes the requests
-// in flight within SHUTDOWN_TIMEOUT.
+// in flight within SHUTDOWN_TIMEOUT. With METRICS_ADDR set it listens
+// there for /metrics too.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	var metrics net.Listener
+	if a.Config.MetricsAddr != "" {
+		var err error
+		if metrics, err = net.Listen("tcp", a.Config.MetricsAddr); err != nil {
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+	}
+	if a.adminListener == nil {
+		admin, err := ListenAdmin(a.Config)
+		if err != nil {
+			if metrics != nil {
+				metrics.Close()
+			}
+			return err
+		}
+		a.adminListener = admin
+	}
+	return a.ServeWithMetrics(ctx, ln, metrics)
+}
+
+// ServeWithMetrics is Serve with the metrics listener already open (nil:
+// none), so that `authd serve` can check both addresses before it
+// migrates anything.
+func (a *App) ServeWithMetrics(ctx context.Context, ln, metrics net.Listener) error {
 	cfg := a.Config
 	srv := &http.Server{
 		Handler:           a.Handler,
@@ -301,21 +395,53 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv.ConnState = limiter.ConnState
 	ln = netutil.LimitListener(limiter.Listener(ln), cfg.MaxConnections)
 	a.Log.Info("authd listening", "addr", ln.Addr().String(), "dev_mode", cfg.DevMode, "public_url", cfg.PublicURL)
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
+	servers := []*http.Server{srv}
+	if metrics != nil {
+		// Outside the connection and in-flight caps: a scrape must get
+		// through when the API is saturated, which is when it matters.
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{}))
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout,
+			WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout, ErrorLog: srv.ErrorLog}
+		servers = append(servers, msrv)
+		a.Log.Info("metrics listening", "addr", metrics.Addr().String())
+		go func() { serveErr <- msrv.Serve(metrics) }()
+	}
+	if a.adminListener != nil && a.AdminHandler != nil {
+		// Its own server on its own listener: the public one never routes
+		// /admin/v1, and the admin one is outside the public caps.
+		asrv := a.adminServer(a.Log)
+		servers = append(servers, asrv)
+		a.Log.Info("admin API listening", "addr", a.adminListener.Addr().String())
+		admin := a.adminListener
+		go func() { serveErr <- asrv.Serve(admin) }()
+	}
 	select {
 	case err := <-serveErr:
+		for _, s := range servers {
+			s.Close()
+		}
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
 	a.Log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	var errs []error
+	for _, s := range servers {
+		if err := s.Shutdown(shutdownCtx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
 	}
-	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("http server: %w", err)
+	for range servers {
+		if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, fmt.Errorf("http server: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	a.Log.Info("stopped")
 	return nil
@@ -354,6 +480,16 @@ func lockoutPolicy(free int, base, maxLock, resetAfter time.Duration) auth.Locko
 
 // derive makes a key for one purpose from SECRET_KEY, so that no two uses
 // share a key and none reveals the secret.
+// deriveEach derives purpose's key from each secret (the previous
+// SECRET_KEYs during a rotation).
+func deriveEach(secrets [][]byte, purpose string) [][]byte {
+	out := make([][]byte, len(secrets))
+	for i, s := range secrets {
+		out[i] = derive(s, purpose)
+	}
+	return out
+}
+
 func derive(secret []byte, purpose string) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(purpose))
@@ -365,3 +501,11 @@ var (
 	_ hashpool.Inner = (*argon2id.Hasher)(nil)
 	_ auth.Blocklist = (*blocklist.Common)(nil)
 )
+
+// tracerOf is the named tracer of tp, or nil (no spans) when tracing is off.
+func tracerOf(tp trace.TracerProvider, name string) trace.Tracer {
+	if tp == nil {
+		return nil
+	}
+	return tp.Tracer(name)
+}

@@ -45,6 +45,7 @@ func NewImporter(ctx context.Context, cfg config.Config, log *slog.Logger) (*Imp
 	svc := auth.NewService(auth.Deps{
 		Stores: importStores(db), Transactor: importTransactor{db}, Secrets: secrets,
 		RecoveryCodeKey: derive(cfg.SecretKey, "authd recovery codes"), Log: log,
+		PreviousRecoveryCodeKeys: deriveEach(cfg.PreviousSecretKeys, "authd recovery codes"),
 	})
 	return &Importer{Service: svc, RPID: u.Hostname(), db: db}, nil
 }

@@ -94,3 +94,31 @@ func TestRecoveryCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoveryCodesSurviveAKeyRotation: codes made under the SECRET_KEY
+// before a rotation still work (once) when it is SECRET_KEY_PREVIOUS, and
+// not under an unrelated key.
+func TestRecoveryCodesSurviveAKeyRotation(t *testing.T) {
+	oldKey, newKey := []byte("old recovery code key, 32 bytes!"), []byte("new recovery code key, 32 bytes!")
+	before := NewService(Deps{RecoveryCodeKey: oldKey})
+	codes, hashes := before.newRecoveryCodes()
+	tests := []struct {
+		name string
+		svc  *Service
+		ok   bool
+	}{
+		{"rotated, old key kept as previous", NewService(Deps{RecoveryCodeKey: newKey, PreviousRecoveryCodeKeys: [][]byte{oldKey}}), true},
+		{"rotated, old key dropped", NewService(Deps{RecoveryCodeKey: newKey}), false},
+	}
+	for _, tt := range tests {
+		found := false
+		for _, h := range tt.svc.recoveryCodeHashes(codes[0]) {
+			if string(h) == string(hashes[0]) {
+				found = true
+			}
+		}
+		if found != tt.ok {
+			t.Errorf("%s: code found = %v, want %v", tt.name, found, tt.ok)
+		}
+	}
+}

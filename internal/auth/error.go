@@ -44,6 +44,8 @@ const (
 	CodeTOTPNotPending       = "totp_not_pending"
 	CodePasskeyExists        = "passkey_exists"
 	CodePasskeysUnavailable  = "passkeys_unavailable"
+
+	CodeIdentityInactive = "identity_inactive"
 )
 
 // FieldError names one invalid field of a request.

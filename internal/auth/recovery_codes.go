@@ -43,6 +43,21 @@ func (s *Service) newRecoveryCodes() (codes []string, hashes [][]byte) {
 // recoveryCodeHash hashes a code as typed: case, spaces and dashes do not
 // matter.
 func (s *Service) recoveryCodeHash(code string) []byte {
+	return recoveryCodeHashWith(s.recoveryCodeKey, code)
+}
+
+// recoveryCodeHashes are the code's hash under the current key, then
+// under each previous one: a code made before SECRET_KEY was rotated is
+// stored under an old key.
+func (s *Service) recoveryCodeHashes(code string) [][]byte {
+	out := [][]byte{s.recoveryCodeHash(code)}
+	for _, k := range s.oldRecoveryKeys {
+		out = append(out, recoveryCodeHashWith(k, code))
+	}
+	return out
+}
+
+func recoveryCodeHashWith(key []byte, code string) []byte {
 	norm := strings.Map(func(r rune) rune {
 		switch r {
 		case '-', ' ', '\t':
@@ -50,7 +65,7 @@ func (s *Service) recoveryCodeHash(code string) []byte {
 		}
 		return r
 	}, strings.ToLower(code))
-	m := hmac.New(sha256.New, s.recoveryCodeKey)
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("authd recovery code\x00" + norm))
 	return m.Sum(nil)
 }

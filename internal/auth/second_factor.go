@@ -94,10 +94,17 @@ func (s *Service) useSecondFactor(ctx context.Context, identity Identity, f Fact
 	}
 	used := false
 	err := s.tx.InTx(ctx, func(st Stores) error {
-		var err error
-		used, err = st.Factors.UseRecoveryCode(ctx, identity.ID, s.recoveryCodeHash(cmd.Code), now)
-		if err != nil || !used {
-			return err
+		for _, hash := range s.recoveryCodeHashes(cmd.Code) {
+			var err error
+			if used, err = st.Factors.UseRecoveryCode(ctx, identity.ID, hash, now); err != nil {
+				return err
+			}
+			if used {
+				break
+			}
+		}
+		if !used {
+			return nil
 		}
 		return st.Outbox.Queue(ctx, s.securityNotice(identity, "recovery_code_used", "a recovery code"))
 	})

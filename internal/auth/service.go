@@ -79,13 +79,21 @@ type Deps struct {
 	Secrets Sealer
 	// RecoveryCodeKey keys the hashes of recovery codes (derived from
 	// SECRET_KEY); without one, a random key is made, as for CodeKey.
-	RecoveryCodeKey []byte
+	// PreviousRecoveryCodeKeys (from SECRET_KEY_PREVIOUS) still check the
+	// codes made before a rotation of SECRET_KEY.
+	RecoveryCodeKey          []byte
+	PreviousRecoveryCodeKeys [][]byte
 	// CodeKey keys the hashes of verification codes; the same on every
 	// instance (derived from SECRET_KEY). Without one, a random key is
 	// made: codes then verify only on this instance.
 	CodeKey []byte
-	Now     func() time.Time
-	Log     *slog.Logger
+	// IdentityQueries and AuditQueries are the read side of the admin use
+	// cases; HashFormats tells which imported password hashes verify.
+	IdentityQueries IdentityQueries
+	AuditQueries    AuditQueries
+	HashFormats     HashFormats
+	Now             func() time.Time
+	Log             *slog.Logger
 }
 
 // Service carries out the identity use cases, one file each.
@@ -111,6 +119,10 @@ type Service struct {
 	ceremonies         PasskeyCeremonies
 	secrets            Sealer
 	recoveryCodeKey    []byte
+	oldRecoveryKeys    [][]byte
+	identityQueries    IdentityQueries
+	auditQueries       AuditQueries
+	hashFormats        HashFormats
 	now                func() time.Time
 	log                *slog.Logger
 }
@@ -142,7 +154,8 @@ func NewService(d Deps) *Service {
 		policy: d.Policy, privilegedWindow: d.PrivilegedWindow, now: d.Now, log: d.Log,
 		strictRegistration: d.StrictRegistration, codeKey: d.CodeKey,
 		factors: d.Stores.Factors, challenges: d.Challenges, ceremonies: d.Ceremonies, secrets: d.Secrets,
-		recoveryCodeKey: d.RecoveryCodeKey,
+		recoveryCodeKey: d.RecoveryCodeKey, oldRecoveryKeys: d.PreviousRecoveryCodeKeys,
+		identityQueries: d.IdentityQueries, auditQueries: d.AuditQueries, hashFormats: d.HashFormats,
 	}
 }
 

@@ -20,6 +20,15 @@ type IdentityStore interface {
 	UpdatePasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time) error
 	UpdateProfile(ctx context.Context, id uuid.UUID, username, geoLocation string, at time.Time) error
 	MarkEmailVerified(ctx context.Context, id uuid.UUID, at time.Time) error
+	// UpdateEmail replaces the address and its verification time (nil:
+	// unverified); an address another identity has is ErrEmailTaken.
+	UpdateEmail(ctx context.Context, id uuid.UUID, email Email, verifiedAt *time.Time, at time.Time) error
+	// UpdateState sets whether the identity may log in.
+	UpdateState(ctx context.Context, id uuid.UUID, state State, at time.Time) error
+	// DeleteIdentity removes the identity with everything stored for it
+	// alone: its one-time tokens and second factors. The audit trail
+	// stays (AuditLog.Pseudonymise).
+	DeleteIdentity(ctx context.Context, id uuid.UUID) error
 }
 
 // Stores are the durable stores of the use cases. Those handed to a
@@ -29,6 +38,9 @@ type Stores struct {
 	Tokens     TokenStore
 	Outbox     Outbox
 	Factors    FactorStore
+	// Audit records inside the transaction, for an event that must exist
+	// exactly when the change it is about does (an account deleted).
+	Audit AuditLog
 }
 
 // Transactor runs fn with stores that share one transaction: every write

@@ -19,6 +19,10 @@ type Purpose string
 const (
 	PurposeRecovery     Purpose = "recovery"
 	PurposeVerification Purpose = "verification"
+	// PurposeEmailChange confirms a new address (the token's Email);
+	// PurposeEmailChangeCancel undoes a change from the old one (its Email).
+	PurposeEmailChange       Purpose = "email_change"
+	PurposeEmailChangeCancel Purpose = "email_change_cancel"
 )
 
 // IssuedToken is what is stored of a new one-time token: hashes only.
@@ -64,6 +68,10 @@ type TokenStore interface {
 	// Issue voids the identity's unused tokens of the same purpose and
 	// stores t.
 	Issue(ctx context.Context, t IssuedToken) error
+	// IssueAlongside stores t and leaves the identity's other tokens of
+	// its purpose usable: each notice of an e-mail change keeps its own
+	// "this was not me" link.
+	IssueAlongside(ctx context.Context, t IssuedToken) error
 	// Lookup finds the unused, unexpired token with that hash and purpose
 	// without using it. Anything else is ErrTokenInvalid.
 	Lookup(ctx context.Context, p Purpose, tokenHash []byte, now time.Time) (RedeemedToken, error)
@@ -88,6 +96,10 @@ type Outbox interface {
 	// had its reply. Durable: a request queued is answered even if this
 	// instance dies.
 	QueueRequest(ctx context.Context, r MailRequest) error
+	// DiscardMailTo drops the mails and mail requests to the address that
+	// are still waiting (not the one being sent at this moment), and says
+	// how many: a deleted account's mail is not sent after it is gone.
+	DiscardMailTo(ctx context.Context, address Email) (int, error)
 }
 
 // MailRequest is a request for a recovery link (PurposeRecovery) or a new

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,12 +67,19 @@ func (s *Service) SendVerificationCode(ctx context.Context, identityID uuid.UUID
 }
 
 // VerifyEmail is behind POST /auth/verify: the token from the link marks
-// the address it was sent to as verified.
+// the address it was sent to as verified, or, for the link of an e-mail
+// change, makes that address the account's.
 func (s *Service) VerifyEmail(ctx context.Context, token string, c Client) (Identity, error) {
 	if token == "" || len(token) > 128 {
 		return Identity{}, ErrTokenInvalid
 	}
-	redeemed, err := s.tokens.Redeem(ctx, PurposeVerification, HashToken(token), s.now().UTC())
+	hash := HashToken(token)
+	redeemed, err := s.tokens.Redeem(ctx, PurposeVerification, hash, s.now().UTC())
+	if errors.Is(err, ErrTokenInvalid) {
+		// The link of an e-mail change goes to the same page: the new
+		// address is verified by taking it.
+		return s.confirmEmailChange(ctx, hash, c)
+	}
 	if err != nil {
 		return Identity{}, err
 	}

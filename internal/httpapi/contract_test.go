@@ -256,7 +256,7 @@ func TestContractRejectsDrift(t *testing.T) {
 		{name: "undocumented path", method: "GET", path: "/api/v1/auth/nope", status: 404,
 			header: header{"Content-Type": "application/problem+json"}, body: problem401,
 			wantErr: "not documented"},
-		{name: "undocumented method", method: "DELETE", path: "/api/v1/auth/me", status: 405,
+		{name: "undocumented method", method: "PUT", path: "/api/v1/auth/me", status: 405,
 			header: header{"Content-Type": "application/problem+json"}, body: problem401,
 			wantErr: "not documented"},
 	}

@@ -70,10 +70,12 @@ func (s *Server) loginSecondFactor(c echo.Context) error {
 	}
 	var req secondFactorRequest
 	if err := decodeJSON(c, &req); err != nil {
+		s.metrics.login("second_factor", false, err)
 		return err
 	}
 	in, err := s.identities.LoginSecondFactor(c.Request().Context(), auth.SecondFactorLogin{
 		Session: sess, Method: auth.Method(req.Method), Code: req.Code, Client: clientOf(c)})
+	s.metrics.login("second_factor", false, err)
 	if err != nil {
 		return err
 	}
@@ -323,13 +325,17 @@ type passkeyLoginRequest struct {
 func (s *Server) finishPasskeyLogin(c echo.Context) error {
 	var req passkeyLoginRequest
 	if err := decodeJSON(c, &req); err != nil {
+		s.metrics.login("passkey", false, err)
 		return err
 	}
 	if len(req.Credential) == 0 {
-		return invalidFields(auth.FieldError{Field: "credential", Code: "required", Message: "The credential is required."})
+		err := invalidFields(auth.FieldError{Field: "credential", Code: "required", Message: "The credential is required."})
+		s.metrics.login("passkey", false, err)
+		return err
 	}
 	in, err := s.identities.FinishPasskeyLogin(c.Request().Context(), auth.PasskeyLogin{
 		Response: req.Credential, Client: clientOf(c), Current: currentSession(c)})
+	s.metrics.login("passkey", false, err)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ type registerRequest struct {
 func (s *Server) register(c echo.Context) error {
 	var req registerRequest
 	if err := decodeJSON(c, &req); err != nil {
+		s.metrics.registration(false, err)
 		return err
 	}
 	cmd := auth.Register{Email: req.Identifier, Password: req.Password, Username: req.Username, GeoLocation: req.GeoLocation,
@@ -29,6 +30,7 @@ func (s *Server) register(c echo.Context) error {
 		cmd.Email, cmd.EmailField = req.Email, "email"
 	}
 	reg, err := s.identities.Register(c.Request().Context(), cmd)
+	s.metrics.registration(err == nil && !reg.LoggedIn, err)
 	if err != nil {
 		return err
 	}
@@ -52,11 +54,13 @@ type loginRequest struct {
 func (s *Server) login(c echo.Context) error {
 	var req loginRequest
 	if err := decodeJSON(c, &req); err != nil {
+		s.metrics.login("password", false, err)
 		return err
 	}
 	in, err := s.identities.Login(c.Request().Context(), auth.Login{
 		Identifier: req.Identifier, Password: req.Password, Client: clientOf(c), Current: currentSession(c),
 	})
+	s.metrics.login("password", err == nil && in.Session.SecondFactorPending, err)
 	if err != nil {
 		return err
 	}

@@ -12,8 +12,12 @@ import (
 func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	e.GET("/health", s.health)
 	e.GET("/ready", s.ready)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	if !s.cfg.MetricsElsewhere {
+		e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	}
 	e.GET("/api/v1/openapi.yaml", s.openAPI)
+	e.GET("/api/v1/docs", s.docsPage)
+	e.GET("/api/v1/docs/:name", s.docsAsset)
 
 	// Middleware goes on each route rather than on the group: a group with
 	// middleware adds a catch-all route that turns 405s into 404s.
@@ -29,6 +33,7 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	a.POST("/passkeys/login/finish", s.finishPasskeyLogin, pendingAllowed...)
 	a.POST("/logout", s.logout, pendingAllowed...)
 	a.GET("/me", s.me, pendingAllowed...)
+	a.DELETE("/me", s.deleteAccount, withSession...)
 	a.POST("/mfa/totp/setup", s.setUpTOTP, withSession...)
 	a.POST("/mfa/totp/confirm", s.confirmTOTP, withSession...)
 	a.DELETE("/mfa/totp", s.removeTOTP, withSession...)
@@ -46,6 +51,7 @@ func (s *Server) routes(e *echo.Echo, reg *prometheus.Registry) {
 	a.POST("/recovery", s.requestRecovery, withSession...)
 	a.POST("/recovery/complete", s.completeRecovery, withSession...)
 	a.POST("/verify", s.verify, withSession...)
+	a.POST("/email/cancel", s.cancelEmailChange, withSession...)
 	a.POST("/verify/link", s.resendVerification, withSession...)
 	a.POST("/verify/code/send", s.sendVerificationCode, withSession...)
 	a.POST("/verify/code/submit", s.submitVerificationCode, withSession...)

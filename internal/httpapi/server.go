@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/authd/authd/internal/auth"
 )
@@ -39,6 +40,9 @@ type Identities interface {
 	VerifyEmail(ctx context.Context, token string, c auth.Client) (auth.Identity, error)
 	SendVerificationCode(ctx context.Context, id uuid.UUID) error
 	SubmitVerificationCode(ctx context.Context, id uuid.UUID, code string, c auth.Client) (auth.Identity, error)
+	DeleteAccount(ctx context.Context, sess auth.Session, c auth.Client) error
+	RequestEmailChange(ctx context.Context, cmd auth.ChangeEmail) error
+	CancelEmailChange(ctx context.Context, token string, c auth.Client) error
 
 	RequireCompleteSession(ctx context.Context, sess auth.Session) error
 	LoginSecondFactor(ctx context.Context, cmd auth.SecondFactorLogin) (auth.LoggedIn, error)
@@ -89,6 +93,11 @@ type Config struct {
 	// Web is the web app (index.html and static/), served at /; nil
 	// serves none (WEB_UI=false).
 	Web fs.FS
+	// MetricsElsewhere leaves /metrics off this handler: it is served on
+	// a listener of its own (METRICS_ADDR), which clients never reach.
+	MetricsElsewhere bool
+	// Tracer makes each request a span (none when nil).
+	Tracer trace.Tracer
 }
 
 // Server holds the collaborators of the handlers.
@@ -117,6 +126,11 @@ func New(identities Identities, checks map[string]Check, cfg Config, reg *promet
 		return nil, err
 	}
 	e.Pre(s.requestID)
+	if cfg.Tracer != nil {
+		// First, so the access log line and everything after carry the
+		// request's trace id.
+		e.Use(traceRequests(cfg.Tracer))
+	}
 	e.Use(s.accessLog, s.recoverPanic, securityHeaders)
 	if cfg.MaxInFlight > 0 {
 		e.Use(limitInFlight(cfg.MaxInFlight))

@@ -12,6 +12,7 @@ import (
 
 type settingsRequest struct {
 	Method          string          `json:"method"`
+	Email           string          `json:"email"`
 	Password        string          `json:"password"`
 	CurrentPassword string          `json:"current_password"`
 	Traits          json.RawMessage `json:"traits"`
@@ -56,6 +57,9 @@ func (s *Server) settings(c echo.Context) error {
 	ctx := c.Request().Context()
 	switch req.Method {
 	case "password":
+		if req.Email != "" {
+			return invalidFields(auth.FieldError{Field: "email", Code: "unknown_field", Message: "The address is changed with method \"email\"."})
+		}
 		if len(req.Traits) > 0 {
 			return invalidFields(auth.FieldError{Field: "traits", Code: "unknown_field", Message: "Traits are changed with method \"profile\"."})
 		}
@@ -69,6 +73,9 @@ func (s *Server) settings(c echo.Context) error {
 		s.setSessionCookie(c, changed.Session)
 		return c.JSON(http.StatusOK, profileOf(changed.Identity.Profile()))
 	case "profile":
+		if req.Email != "" {
+			return invalidFields(auth.FieldError{Field: "email", Code: "unknown_field", Message: "The address is changed with method \"email\"."})
+		}
 		if req.Password != "" || req.CurrentPassword != "" {
 			return invalidFields(auth.FieldError{Field: "password", Code: "unknown_field", Message: "The password is changed with method \"password\"."})
 		}
@@ -84,10 +91,19 @@ func (s *Server) settings(c echo.Context) error {
 			return err
 		}
 		return c.JSON(http.StatusOK, profileOf(identity.Profile()))
+	case "email":
+		if req.Password != "" || req.CurrentPassword != "" || len(req.Traits) > 0 {
+			return invalidFields(auth.FieldError{Field: "method", Code: "unknown_field", Message: "Method \"email\" takes the new address in \"email\" only."})
+		}
+		if err := s.identities.RequestEmailChange(ctx, auth.ChangeEmail{Session: sess, Email: req.Email, Client: clientOf(c)}); err != nil {
+			return err
+		}
+		// The same reply whether or not the address has an account.
+		return c.JSON(http.StatusAccepted, emailChangeAccepted)
 	case "":
-		return invalidFields(auth.FieldError{Field: "method", Code: "required", Message: "Choose method \"password\" or \"profile\"."})
+		return invalidFields(auth.FieldError{Field: "method", Code: "required", Message: "Choose method \"password\", \"profile\" or \"email\"."})
 	default:
-		return invalidFields(auth.FieldError{Field: "method", Code: "invalid_choice", Message: "Method must be \"password\" or \"profile\"."})
+		return invalidFields(auth.FieldError{Field: "method", Code: "invalid_choice", Message: "Method must be \"password\", \"profile\" or \"email\"."})
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 // router shows the screen. The paths mails link to are among them
 // (/recovery?token=…, /verify?token=…, /login, /register): opening one
 // only loads the page, which posts the token when the person acts.
-var pages = []string{"/", "/login", "/second-factor", "/register", "/recovery", "/verify", "/settings", "/security", "/sessions", "/activity"}
+var pages = []string{"/", "/login", "/second-factor", "/register", "/recovery", "/verify", "/email/cancel", "/settings", "/security", "/sessions", "/activity"}
 
 // pageCSP lets a page load only the app's own files and talk only to its
 // own origin: no inline script or style, no framing, no other origin.

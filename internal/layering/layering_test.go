@@ -27,7 +27,8 @@ type rule struct {
 }
 
 var adapters = []string{"internal/postgres", "internal/valkey", "internal/mailqueue", "internal/smtp",
-	"internal/argon2id", "internal/hashpool", "internal/blocklist", "internal/config", "internal/logging", "internal/connlimit"}
+	"internal/argon2id", "internal/hashpool", "internal/blocklist", "internal/config", "internal/logging", "internal/connlimit",
+	"internal/cgroup", "internal/tracing", "internal/buildinfo", "internal/webhook"}
 
 func rules() []rule {
 	rs := []rule{
@@ -42,6 +43,17 @@ func rules() []rule {
 			dir:    "internal/httpapi",
 			forbid: []string{module + "internal/postgres", module + "internal/valkey", module + "internal/mailqueue", module + "internal/smtp", module + "internal/app", "github.com/jackc/", "github.com/valkey-io/"},
 			why:    "the HTTP adapter reaches storage only through the domain's use cases",
+		},
+		{
+			dir: "internal/adminapi",
+			forbid: []string{module + "internal/postgres", module + "internal/valkey", module + "internal/mailqueue", module + "internal/smtp",
+				module + "internal/webhook", module + "internal/app", "github.com/jackc/", "github.com/valkey-io/", "github.com/riverqueue/"},
+			why: "the admin HTTP adapter reaches storage only through the domain's use cases",
+		},
+		{
+			dir:    "internal/webhook",
+			forbid: []string{module + "internal/postgres", module + "internal/mailqueue"},
+			why:    "the webhook adapter plugs into the audit log and the queue through interfaces, wired by the composition root",
 		},
 		{
 			dir:    "internal",

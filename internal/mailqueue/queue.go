@@ -15,8 +15,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,6 +30,7 @@ import (
 	"github.com/authd/authd/internal/auth"
 	"github.com/authd/authd/internal/seal"
 	"github.com/authd/authd/internal/smtp"
+	"github.com/authd/authd/templates"
 )
 
 // Sender delivers one rendered message.
@@ -55,6 +58,9 @@ type Config struct {
 	GiveUpAfter     time.Duration // a mail still undelivered this long after queueing is dropped
 	PurgeEvery      time.Duration // how often expired tokens and sent mails are removed
 	PollEvery       time.Duration // fallback poll when LISTEN/NOTIFY misses a wakeup
+	// Jobs are other adapters' jobs (webhook deliveries) worked by this
+	// queue's River client.
+	Jobs []Jobs
 }
 
 // sendMailArgs is the job: the sealed mail and nothing readable.
@@ -77,6 +83,8 @@ type Queue struct {
 	sealer   *seal.Box
 	metrics  *metrics
 	requests *requestWorker // answers mail requests; idle in an insert-only queue
+	pool     *pgxpool.Pool
+	tags     recipientTags // name the recipient of a waiting job (DiscardMailTo)
 }
 
 // New builds the queue over pool. Call Start to run the workers.
@@ -86,29 +94,38 @@ func New(pool *pgxpool.Pool, sender Sender, purge Purger, cfg Config, reg promet
 		return nil, err
 	}
 	m := newMetrics(reg)
+	reg.MustRegister(backlog{pool: pool, log: log, timeout: time.Second})
 	rc := riverConfig(cfg, log)
 	requests := &requestWorker{sealer: s, cfg: cfg, log: log, metrics: m}
+	workers, queues := river.NewWorkers(), map[string]river.QueueConfig{}
 	if cfg.Workers > 0 {
-		workers := river.NewWorkers()
 		river.AddWorker(workers, &sendWorker{sealer: s, sender: sender, cfg: cfg, log: log, metrics: m})
 		river.AddWorker(workers, requests)
 		river.AddWorker(workers, &purgeWorker{purge: purge, log: log})
-		rc.Workers = workers
-		rc.Queues = map[string]river.QueueConfig{
-			queueName:          {MaxWorkers: cfg.Workers},
-			river.QueueDefault: {MaxWorkers: 1},
-		}
+		queues[queueName] = river.QueueConfig{MaxWorkers: cfg.Workers}
+		queues[river.QueueDefault] = river.QueueConfig{MaxWorkers: 1}
 		if cfg.PurgeEvery > 0 {
 			rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cfg.PurgeEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return purgeArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true})}
 		}
 	}
+	for _, j := range cfg.Jobs {
+		if n := j.MaxWorkers(); n > 0 {
+			j.AddWorkers(workers)
+			queues[j.Queue()] = river.QueueConfig{MaxWorkers: n}
+			rc.PeriodicJobs = append(rc.PeriodicJobs, j.PeriodicJobs()...)
+		}
+	}
+	if len(queues) > 0 {
+		rc.Workers, rc.Queues = workers, queues
+	}
 	client, err := river.NewClient(riverpgxv5.New(pool), rc)
 	if err != nil {
 		return nil, fmt.Errorf("mailqueue: %w", err)
 	}
-	return &Queue{working: cfg.Workers > 0, client: client, sealer: s, metrics: m, requests: requests}, nil
+	return &Queue{working: len(queues) > 0, client: client, sealer: s, metrics: m, requests: requests,
+		pool: pool, tags: newRecipientTags(cfg)}, nil
 }
 
 // rescueMargin is how long past JobTimeout (the longest deadline of any
@@ -188,7 +205,7 @@ func (o outbox) Queue(ctx context.Context, m auth.Mail) error {
 	if err != nil {
 		return auth.Internal("mailqueue: encode", err)
 	}
-	args, opts := sendMailArgs{Sealed: o.q.sealer.Seal(plain)}, &river.InsertOpts{Queue: queueName}
+	args, opts := sendMailArgs{Sealed: o.q.sealer.Seal(plain)}, &river.InsertOpts{Queue: queueName, Metadata: o.q.tags.metadata(m.To)}
 	if o.tx != nil {
 		_, err = o.q.client.InsertTx(ctx, o.tx, args, opts)
 	} else {
@@ -331,6 +348,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		failedAttempts: prometheus.NewCounter(prometheus.CounterOpts{Name: "authd_mail_failed_attempts_total", Help: "Delivery attempts that failed and will be retried or given up."}),
 		givenUp:        prometheus.NewCounter(prometheus.CounterOpts{Name: "authd_mail_given_up_total", Help: "Mails dropped after the give-up time or a permanent refusal."}),
 		unsealable:     prometheus.NewCounter(prometheus.CounterOpts{Name: "authd_mail_unsealable_total", Help: "Attempts at mails this instance cannot unseal (a SECRET_KEY mismatch); the mails are left for other instances."}),
+	}
+	// Every template's series exists from the start at 0.
+	names, _ := fs.Glob(templates.FS, "*.txt")
+	for _, n := range names {
+		m.sent.WithLabelValues(strings.TrimSuffix(n, ".txt"))
 	}
 	reg.MustRegister(m.queued, m.sent, m.failedAttempts, m.givenUp, m.unsealable)
 	return m

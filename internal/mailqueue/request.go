@@ -47,7 +47,7 @@ func (o outbox) QueueRequest(ctx context.Context, r auth.MailRequest) error {
 	if err != nil {
 		return auth.Internal("mailqueue: encode request", err)
 	}
-	args, opts := mailRequestArgs{Sealed: o.q.sealer.Seal(plain)}, &river.InsertOpts{Queue: queueName}
+	args, opts := mailRequestArgs{Sealed: o.q.sealer.Seal(plain)}, &river.InsertOpts{Queue: queueName, Metadata: o.q.tags.metadata(r.Email.String())}
 	if o.tx != nil {
 		_, err = o.q.client.InsertTx(ctx, o.tx, args, opts)
 	} else {

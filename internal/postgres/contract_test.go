@@ -53,7 +53,22 @@ func TestContractFactorStore(t *testing.T) {
 func TestContractAuditLog(t *testing.T) {
 	db := contractDB(t)
 	authtest.TestAuditLog(t, func(*testing.T) (auth.IdentityStore, auth.AuditLog) {
-		return postgres.NewIdentityStore(db), postgres.NewAuditLog(db)
+		return postgres.NewIdentityStore(db), postgres.NewAuditLog(db, nil)
+	})
+}
+
+func TestContractIdentityQueries(t *testing.T) {
+	db := contractDB(t)
+	authtest.TestIdentityQueries(t, func(*testing.T) (auth.IdentityStore, auth.FactorStore, auth.IdentityQueries) {
+		return postgres.NewIdentityStore(db), postgres.NewFactorStore(db), postgres.NewIdentityQueries(db)
+	})
+}
+
+func TestContractAuditQueries(t *testing.T) {
+	db := contractDB(t)
+	authtest.TestAuditQueries(t, func(*testing.T) (auth.IdentityStore, auth.AuditLog, auth.AuditQueries) {
+		log := postgres.NewAuditLog(db, nil)
+		return postgres.NewIdentityStore(db), log, log
 	})
 }
 

@@ -102,6 +102,52 @@ func (s *IdentityStore) MarkEmailVerified(ctx context.Context, id uuid.UUID, at 
 	return nil
 }
 
+// UpdateEmail replaces the address and its verification time; an address
+// another identity has gives auth.ErrEmailTaken.
+func (s *IdentityStore) UpdateEmail(ctx context.Context, id uuid.UUID, email auth.Email, verifiedAt *time.Time, at time.Time) error {
+	ctx, cancel := s.db.deadline(ctx)
+	defer cancel()
+	tag, err := s.db.q.Exec(ctx, `UPDATE identities SET email = $2, email_verified_at = $3, updated_at = $4 WHERE id = $1`,
+		id, email.String(), verifiedAt, at)
+	if err != nil {
+		return uniqueViolation(err, "postgres: update e-mail")
+	}
+	if tag.RowsAffected() == 0 {
+		return auth.ErrNotFound
+	}
+	return nil
+}
+
+// UpdateState sets whether the identity may log in.
+func (s *IdentityStore) UpdateState(ctx context.Context, id uuid.UUID, state auth.State, at time.Time) error {
+	ctx, cancel := s.db.deadline(ctx)
+	defer cancel()
+	tag, err := s.db.q.Exec(ctx, `UPDATE identities SET state = $2, updated_at = $3 WHERE id = $1`, id, string(state), at)
+	if err != nil {
+		return classify("postgres: update state", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return auth.ErrNotFound
+	}
+	return nil
+}
+
+// DeleteIdentity deletes the identity; its one-time tokens, second factors
+// and WebAuthn user handle go with it (ON DELETE CASCADE). Its audit
+// events stay: they have no foreign key.
+func (s *IdentityStore) DeleteIdentity(ctx context.Context, id uuid.UUID) error {
+	ctx, cancel := s.db.deadline(ctx)
+	defer cancel()
+	tag, err := s.db.q.Exec(ctx, `DELETE FROM identities WHERE id = $1`, id)
+	if err != nil {
+		return classify("postgres: delete identity", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return auth.ErrNotFound
+	}
+	return nil
+}
+
 func scanIdentity(row pgx.Row, op string) (auth.Identity, error) {
 	var (
 		i                     auth.Identity

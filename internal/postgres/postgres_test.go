@@ -196,7 +196,7 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 func TestAuditLogIsAppendOnly(t *testing.T) {
 	db := migrated(t)
 	ctx := context.Background()
-	store, log := postgres.NewIdentityStore(db), postgres.NewAuditLog(db)
+	store, log := postgres.NewIdentityStore(db), postgres.NewAuditLog(db, nil)
 	id := newIdentity(uuid.NewString()[:8]+"@example.com", "")
 	if err := store.CreateIdentity(ctx, id); err != nil {
 		t.Fatal(err)

@@ -27,17 +27,29 @@ func (s *TokenStore) Issue(ctx context.Context, t auth.IssuedToken) error {
 		if err := NewTokenStore(tx).Void(ctx, t.IdentityID, t.Purpose, t.CreatedAt); err != nil {
 			return err
 		}
-		var codeExpires *time.Time
-		if t.CodeHash != nil {
-			codeExpires = &t.CodeExpiresAt
-		}
-		if _, err := tx.q.Exec(ctx, `INSERT INTO one_time_tokens (id, identity_id, purpose, email, token_hash, expires_at, code_hash, code_expires_at, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			t.ID, t.IdentityID, string(t.Purpose), t.Email.String(), t.TokenHash, t.ExpiresAt, t.CodeHash, codeExpires, t.CreatedAt); err != nil {
-			return classify("postgres: issue token", err)
-		}
-		return nil
+		return NewTokenStore(tx).insert(ctx, t)
 	})
+}
+
+// IssueAlongside stores t and leaves the identity's other tokens as they
+// are.
+func (s *TokenStore) IssueAlongside(ctx context.Context, t auth.IssuedToken) error {
+	return s.insert(ctx, t)
+}
+
+func (s *TokenStore) insert(ctx context.Context, t auth.IssuedToken) error {
+	ctx, cancel := s.db.deadline(ctx)
+	defer cancel()
+	var codeExpires *time.Time
+	if t.CodeHash != nil {
+		codeExpires = &t.CodeExpiresAt
+	}
+	if _, err := s.db.q.Exec(ctx, `INSERT INTO one_time_tokens (id, identity_id, purpose, email, token_hash, expires_at, code_hash, code_expires_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		t.ID, t.IdentityID, string(t.Purpose), t.Email.String(), t.TokenHash, t.ExpiresAt, t.CodeHash, codeExpires, t.CreatedAt); err != nil {
+		return classify("postgres: issue token", err)
+	}
+	return nil
 }
 
 // Void uses up the identity's unused tokens of the purpose.

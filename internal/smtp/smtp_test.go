@@ -53,6 +53,18 @@ func sampleData(name string) map[string]any {
 		return map[string]any{"Product": "authd", "Email": email, "Username": "<b>ann</b>", "Link": "https://app.example.test/register"}
 	case "second_factor_added", "second_factor_removed", "recovery_code_used":
 		return map[string]any{"Product": "authd", "Email": email, "Factor": "A passkey named “<i>Laptop</i>”", "When": "2 January 2026 15:04 UTC"}
+	case "second_factors_reset":
+		return map[string]any{"Product": "authd", "Email": email, "Factor": "every second factor", "When": "2 January 2026 15:04 UTC"}
+	case "account_deleted":
+		return map[string]any{"Product": "authd", "Email": email, "When": "2 January 2026 15:04 UTC"}
+	case "email_change":
+		return map[string]any{"Product": "authd", "Email": email, "OldEmail": "<i>old</i>@example.test",
+			"Link": "https://app.example.test/verify?token=" + testToken, "Expiry": "24 hours"}
+	case "email_change_requested":
+		return map[string]any{"Product": "authd", "Email": email, "NewEmail": "<i>new</i>@example.test",
+			"Link": "https://app.example.test/email/cancel?token=" + testToken, "Expiry": "168 hours", "When": "2 January 2026 15:04 UTC"}
+	case "email_change_taken":
+		return map[string]any{"Product": "authd", "Email": email, "Link": "https://app.example.test/login"}
 	}
 	return nil
 }
@@ -97,6 +109,12 @@ func TestRender(t *testing.T) {
 		{"second_factor_added", []string{"authd", "A passkey named “<i>Laptop</i>” was added", "2 January 2026 15:04 UTC"}},
 		{"second_factor_removed", []string{"authd", "was removed", "2 January 2026 15:04 UTC"}},
 		{"recovery_code_used", []string{"authd", "A recovery code was used", "Each code works once"}},
+		{"second_factors_reset", []string{"authd", "an administrator removed every second factor", "2 January 2026 15:04 UTC"}},
+		{"account_deleted", []string{"authd", "was deleted on 2 January 2026 15:04 UTC"}},
+		{"email_change", []string{"authd", "https://app.example.test/verify?token=" + testToken, "<i>old</i>@example.test", "expires in 24 hours"}},
+		{"email_change_requested", []string{"authd", "https://app.example.test/email/cancel?token=" + testToken, "<i>new</i>@example.test",
+			"signs out every session", "works for 168 hours"}},
+		{"email_change_taken", []string{"authd", "https://app.example.test/login", "already exists"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,8 +164,8 @@ func TestRenderCoversEveryTemplate(t *testing.T) {
 			t.Errorf("template %q has no sample data in this test", name)
 		}
 	}
-	if got := len(m.Templates()); got != 8 {
-		t.Errorf("found %d templates, want 8: %v", got, m.Templates())
+	if got := len(m.Templates()); got != 13 {
+		t.Errorf("found %d templates, want 13: %v", got, m.Templates())
 	}
 }
 

@@ -167,6 +167,7 @@ export const api = {
   requestRecovery: (email, o) => request('POST', '/recovery', { email }, o),
   completeRecovery: (token, password, o) => request('POST', '/recovery/complete', { token, password }, o),
   verifyToken: (token, o) => request('POST', '/verify', { token }, o),
+  cancelEmailChange: (token, o) => request('POST', '/email/cancel', { token }, o),
   resendVerificationLink: (email, o) => request('POST', '/verify/link', { email }, o),
   sendVerificationCode: (o) => request('POST', '/verify/code/send', {}, o),
   submitVerificationCode: (code, o) => request('POST', '/verify/code/submit', { code }, o),

@@ -20,6 +20,7 @@ import * as sessions from './sessions.js';
 import * as activity from './activity.js';
 import * as recovery from './recovery.js';
 import * as verify from './verify.js';
+import * as emailCancel from './emailcancel.js';
 import * as notFound from './notfound.js';
 import * as secondFactor from './secondfactor.js';
 import * as security from './security.js';
@@ -30,6 +31,7 @@ const routes = new Map([
   ['/register', register],
   ['/recovery', recovery],
   ['/verify', verify],
+  ['/email/cancel', emailCancel],
   ['/second-factor', secondFactor],
   ['/settings', settings],
   ['/security', security],

@@ -11,18 +11,25 @@ import (
 	"github.com/authd/authd/internal/auth"
 )
 
-// AuditLog is an in-memory, append-only auth.AuditLog. Recent returns the
-// identity's latest events, newest first, like the SQL log.
+// AuditLog is an in-memory, append-only auth.AuditLog and auth.AuditQueries.
+// Recent returns the identity's latest events but the admin reads, newest
+// first, like the SQL log; events get ascending IDs as they are recorded.
 type AuditLog struct {
 	Probe
 	mu     sync.Mutex
 	events []auth.Event
+	lastID int64
 }
 
-var _ auth.AuditLog = (*AuditLog)(nil)
+var (
+	_ auth.AuditLog     = (*AuditLog)(nil)
+	_ auth.AuditQueries = (*AuditLog)(nil)
+)
 
 // NewAuditLog returns an empty log.
-func NewAuditLog() *AuditLog { return &AuditLog{Probe: newProbe("Record", "Recent")} }
+func NewAuditLog() *AuditLog {
+	return &AuditLog{Probe: newProbe("Record", "Recent", "Pseudonymise", "FindEvents")}
+}
 
 func (a *AuditLog) Record(_ context.Context, e auth.Event) error {
 	if err := a.enter("Record"); err != nil {
@@ -34,6 +41,8 @@ func (a *AuditLog) Record(_ context.Context, e auth.Event) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.lastID++
+	e.ID = a.lastID
 	a.events = append(a.events, e)
 	return nil
 }
@@ -42,24 +51,55 @@ func (a *AuditLog) Recent(_ context.Context, identityID uuid.UUID, limit int) ([
 	if err := a.enter("Recent"); err != nil {
 		return nil, err
 	}
-	type indexed struct {
-		i int
-		e auth.Event
-	}
+	reads := auth.AdminReads()
 	a.mu.Lock()
-	var mine []indexed
-	for i, e := range a.events {
-		if e.IdentityID != nil && *e.IdentityID == identityID {
-			mine = append(mine, indexed{i, e})
+	var mine []auth.Event
+	for _, e := range a.events {
+		if e.IdentityID != nil && *e.IdentityID == identityID && !slices.Contains(reads, e.Type) {
+			mine = append(mine, e)
 		}
 	}
 	a.mu.Unlock()
-	slices.SortFunc(mine, func(x, y indexed) int {
-		return cmp.Or(y.e.CreatedAt.Compare(x.e.CreatedAt), cmp.Compare(y.i, x.i))
+	slices.SortFunc(mine, func(x, y auth.Event) int {
+		return cmp.Or(y.CreatedAt.Compare(x.CreatedAt), cmp.Compare(y.ID, x.ID))
 	})
+	return slices.Clone(mine[:min(len(mine), max(limit, 0))]), nil
+}
+
+func (a *AuditLog) Pseudonymise(_ context.Context, identityID uuid.UUID) error {
+	if err := a.enter("Pseudonymise"); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := range a.events {
+		if e := &a.events[i]; e.IdentityID != nil && *e.IdentityID == identityID {
+			e.IP, e.UserAgent = "", ""
+		}
+	}
+	return nil
+}
+
+// FindEvents answers an admin query over every event, newest first.
+func (a *AuditLog) FindEvents(_ context.Context, q auth.AuditQuery) ([]auth.Event, error) {
+	if err := a.enter("FindEvents"); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	var out []auth.Event
-	for _, m := range mine[:min(len(mine), max(limit, 0))] {
-		out = append(out, m.e)
+	for i := len(a.events) - 1; i >= 0 && len(out) < q.Limit; i-- {
+		e := a.events[i]
+		switch {
+		case q.Before > 0 && e.ID >= q.Before,
+			q.IdentityID != nil && (e.IdentityID == nil || *e.IdentityID != *q.IdentityID),
+			q.Event != "" && e.Type != q.Event,
+			q.IP != "" && e.IP != q.IP,
+			!q.From.IsZero() && e.CreatedAt.Before(q.From),
+			!q.Until.IsZero() && !e.CreatedAt.Before(q.Until):
+			continue
+		}
+		out = append(out, e)
 	}
 	return out, nil
 }
@@ -89,4 +129,15 @@ func (a *AuditLog) OfType(t auth.EventType) []auth.Event {
 		}
 	}
 	return out
+}
+
+func (a *AuditLog) snapshot() (restore func()) {
+	a.mu.Lock()
+	saved, lastID := slices.Clone(a.events), a.lastID
+	a.mu.Unlock()
+	return func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		a.events, a.lastID = saved, lastID
+	}
 }

@@ -22,7 +22,8 @@ func TestIdentitiesContract(t *testing.T) {
 
 func TestTokensContract(t *testing.T) {
 	authtest.TestTokenStore(t, func(*testing.T) (auth.IdentityStore, auth.TokenStore) {
-		return authtest.NewIdentities(), authtest.NewTokens()
+		f := authtest.New()
+		return f.Identities, f.Tokens
 	})
 }
 
@@ -44,7 +45,8 @@ func TestProfileCacheContract(t *testing.T) {
 
 func TestFakeFactorStore(t *testing.T) {
 	authtest.TestFactorStore(t, func(*testing.T) (auth.IdentityStore, auth.FactorStore) {
-		return authtest.NewIdentities(), authtest.NewFactors()
+		f := authtest.New()
+		return f.Identities, f.Factors
 	})
 }
 
@@ -55,6 +57,20 @@ func TestFakeChallenges(t *testing.T) {
 func TestAuditLogContract(t *testing.T) {
 	authtest.TestAuditLog(t, func(*testing.T) (auth.IdentityStore, auth.AuditLog) {
 		return authtest.NewIdentities(), authtest.NewAuditLog()
+	})
+}
+
+func TestIdentityQueriesContract(t *testing.T) {
+	authtest.TestIdentityQueries(t, func(*testing.T) (auth.IdentityStore, auth.FactorStore, auth.IdentityQueries) {
+		f := authtest.New()
+		return f.Identities, f.Factors, f.Queries
+	})
+}
+
+func TestAuditQueriesContract(t *testing.T) {
+	authtest.TestAuditQueries(t, func(*testing.T) (auth.IdentityStore, auth.AuditLog, auth.AuditQueries) {
+		f := authtest.New()
+		return f.Identities, f.Audit, f.Audit
 	})
 }
 

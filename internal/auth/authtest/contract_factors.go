@@ -28,6 +28,31 @@ func TestFactorStore(t *testing.T, newStores func(t *testing.T) (auth.IdentitySt
 		}
 	}
 
+	t.Run("deleting the identity deletes its factors", func(t *testing.T) {
+		ids, fs := newStores(t)
+		ann := createIdentity(t, ids, contractIdentity(t, "ann", ""))
+		bob := createIdentity(t, ids, contractIdentity(t, "bob", ""))
+		for _, id := range []uuid.UUID{ann.ID, bob.ID} {
+			check(t, "PutPendingTOTP", fs.PutPendingTOTP(t.Context(), id, []byte("sealed"), t0))
+			if ok, err := fs.UseTOTPStep(t.Context(), id, 10, true, t0); !ok || err != nil {
+				t.Fatalf("confirm = %v, %v", ok, err)
+			}
+			check(t, "ReplaceRecoveryCodes", fs.ReplaceRecoveryCodes(t.Context(), id, [][]byte{sha("code:" + unique())}, t0))
+			_, err := fs.PasskeyUserHandle(t.Context(), id, sha("handle:"+unique()))
+			check(t, "PasskeyUserHandle", err)
+			check(t, "AddPasskey", fs.AddPasskey(t.Context(), auth.Passkey{ID: uuid.Must(uuid.NewV7()), IdentityID: id,
+				NewPasskey: auth.NewPasskey{CredentialID: sha("cred:" + unique()), PublicKey: []byte("pk")}, Name: "Key", CreatedAt: t0}))
+		}
+		check(t, "DeleteIdentity", ids.DeleteIdentity(t.Context(), ann.ID))
+		wantFactors(t, fs, ann.ID, auth.Factors{})
+		_, err := fs.TOTP(t.Context(), ann.ID)
+		wantKind(t, "TOTP of the deleted identity", err, auth.KindNotFound)
+		if list, err := fs.Passkeys(t.Context(), ann.ID); err != nil || len(list) != 0 {
+			t.Errorf("Passkeys of the deleted identity = %v, %v", list, err)
+		}
+		wantFactors(t, fs, bob.ID, auth.Factors{TOTP: true, Passkeys: 1, RecoveryCodesLeft: 1})
+	})
+
 	t.Run("a pending TOTP is no factor until a step confirms it", func(t *testing.T) {
 		fs, ann, _ := setup(t)
 		wantFactors(t, fs, ann.ID, auth.Factors{})

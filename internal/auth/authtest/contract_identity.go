@@ -249,4 +249,64 @@ func TestIdentityStore(t *testing.T, newStore func(t *testing.T) auth.IdentitySt
 		ann.EmailVerifiedAt, ann.UpdatedAt = &at, at
 		wantIdentity(t, "after MarkEmailVerified", s, ann)
 	})
+
+	t.Run("update e-mail moves the identity to the new address", func(t *testing.T) {
+		s := newStore(t)
+		ann := createIdentity(t, s, contractIdentity(t, "ann", ""))
+		bob := createIdentity(t, s, contractIdentity(t, "bob", ""))
+		old := ann.Email
+		moved := contractIdentity(t, "ann-new", "").Email
+		at := contractTime.Add(time.Hour)
+		check(t, "UpdateEmail", s.UpdateEmail(t.Context(), ann.ID, moved, &at, at))
+		ann.Email, ann.EmailVerifiedAt, ann.UpdatedAt = moved, &at, at
+		wantIdentity(t, "after UpdateEmail", s, ann)
+		if got, err := s.IdentityByEmail(t.Context(), moved); err != nil || got.ID != ann.ID {
+			t.Errorf("IdentityByEmail(new) = %v, %v; want ann", got.ID, err)
+		}
+		_, err := s.IdentityByEmail(t.Context(), old)
+		wantKind(t, "IdentityByEmail(old)", err, auth.KindNotFound)
+		// Unverified again, and another identity's address refused.
+		later := at.Add(time.Minute)
+		check(t, "UpdateEmail unverified", s.UpdateEmail(t.Context(), ann.ID, moved, nil, later))
+		ann.EmailVerifiedAt, ann.UpdatedAt = nil, later
+		wantIdentity(t, "after UpdateEmail unverified", s, ann)
+		upper, err := auth.ParseEmail(strings.ToUpper(bob.Email.String()))
+		check(t, "ParseEmail", err)
+		wantIs(t, "UpdateEmail to another's address", s.UpdateEmail(t.Context(), ann.ID, upper, nil, later), auth.ErrEmailTaken)
+		wantIdentity(t, "after a refused UpdateEmail", s, ann)
+		// The old address is free for someone else.
+		other := contractIdentity(t, "cid", "")
+		other.Email = old
+		createIdentity(t, s, other)
+		wantKind(t, "UpdateEmail of a missing identity", s.UpdateEmail(t.Context(), uuid.New(), contractIdentity(t, "x", "").Email, nil, at), auth.KindNotFound)
+	})
+
+	t.Run("update state", func(t *testing.T) {
+		s := newStore(t)
+		ann := createIdentity(t, s, contractIdentity(t, "ann", ""))
+		at := contractTime.Add(time.Hour)
+		check(t, "UpdateState", s.UpdateState(t.Context(), ann.ID, auth.StateInactive, at))
+		ann.State, ann.UpdatedAt = auth.StateInactive, at
+		wantIdentity(t, "after UpdateState inactive", s, ann)
+		check(t, "UpdateState", s.UpdateState(t.Context(), ann.ID, auth.StateActive, at.Add(time.Second)))
+		ann.State, ann.UpdatedAt = auth.StateActive, at.Add(time.Second)
+		wantIdentity(t, "after UpdateState active", s, ann)
+		wantKind(t, "UpdateState of a missing identity", s.UpdateState(t.Context(), uuid.New(), auth.StateActive, at), auth.KindNotFound)
+	})
+
+	t.Run("delete removes the identity and frees its address and username", func(t *testing.T) {
+		s := newStore(t)
+		ann := createIdentity(t, s, contractIdentity(t, "ann", "ann"))
+		bob := createIdentity(t, s, contractIdentity(t, "bob", "bob"))
+		check(t, "DeleteIdentity", s.DeleteIdentity(t.Context(), ann.ID))
+		_, err := s.IdentityByID(t.Context(), ann.ID)
+		wantKind(t, "IdentityByID after delete", err, auth.KindNotFound)
+		_, err = s.IdentityByEmail(t.Context(), ann.Email)
+		wantKind(t, "IdentityByEmail after delete", err, auth.KindNotFound)
+		wantKind(t, "a second DeleteIdentity", s.DeleteIdentity(t.Context(), ann.ID), auth.KindNotFound)
+		wantIdentity(t, "the other identity", s, bob)
+		again := contractIdentity(t, "ann2", "")
+		again.Email, again.Username = ann.Email, ann.Username
+		createIdentity(t, s, again)
+	})
 }

@@ -131,6 +131,46 @@ func TestTokenStore(t *testing.T, newStores func(t *testing.T) (auth.IdentitySto
 		wantLive(t, f, "a token of another identity", auth.PurposeRecovery, bobs, now, f.bob)
 	})
 
+	t.Run("issue alongside leaves the identity's other tokens of the purpose usable", func(t *testing.T) {
+		f := setup(t)
+		first := issue(t, f, f.ann, auth.PurposeEmailChangeCancel, t0, time.Hour)
+		second := sha("token:" + unique())
+		check(t, "IssueAlongside", f.tokens.IssueAlongside(t.Context(), auth.IssuedToken{ID: uuid.Must(uuid.NewV7()), IdentityID: f.ann.ID,
+			Purpose: auth.PurposeEmailChangeCancel, Email: f.ann.Email, TokenHash: second, ExpiresAt: t0.Add(2 * time.Hour), CreatedAt: t0.Add(time.Second)}))
+		now := t0.Add(2 * time.Second)
+		wantLive(t, f, "the first token", auth.PurposeEmailChangeCancel, first, now, f.ann)
+		wantLive(t, f, "the second token", auth.PurposeEmailChangeCancel, second, now, f.ann)
+		// A later Issue voids both, as any older tokens of its purpose.
+		third := issue(t, f, f.ann, auth.PurposeEmailChangeCancel, t0.Add(3*time.Second), time.Hour)
+		now = t0.Add(4 * time.Second)
+		wantInvalid(t, f, "the first token after an Issue", auth.PurposeEmailChangeCancel, first, now)
+		wantInvalid(t, f, "the second token after an Issue", auth.PurposeEmailChangeCancel, second, now)
+		wantLive(t, f, "the issued token", auth.PurposeEmailChangeCancel, third, now, f.ann)
+	})
+
+	t.Run("an e-mail change token names the new address", func(t *testing.T) {
+		f := setup(t)
+		moved := contractIdentity(t, "ann-new", "").Email
+		hash := sha("token:" + unique())
+		check(t, "Issue", f.tokens.Issue(t.Context(), auth.IssuedToken{ID: uuid.Must(uuid.NewV7()), IdentityID: f.ann.ID,
+			Purpose: auth.PurposeEmailChange, Email: moved, TokenHash: hash, ExpiresAt: t0.Add(time.Hour), CreatedAt: t0}))
+		got, err := f.tokens.Redeem(t.Context(), auth.PurposeEmailChange, hash, t0)
+		if err != nil || got.IdentityID != f.ann.ID || got.Email != moved {
+			t.Errorf("Redeem = %+v, %v; want ann at %s", got, err, moved)
+		}
+		_, err = f.tokens.Redeem(t.Context(), auth.PurposeVerification, hash, t0)
+		wantIs(t, "the change token as a verification token", err, auth.ErrTokenInvalid)
+	})
+
+	t.Run("deleting the identity deletes its tokens", func(t *testing.T) {
+		f := setup(t)
+		rec := issue(t, f, f.ann, auth.PurposeRecovery, t0, time.Hour)
+		bobs := issue(t, f, f.bob, auth.PurposeRecovery, t0, time.Hour)
+		check(t, "DeleteIdentity", f.ids.DeleteIdentity(t.Context(), f.ann.ID))
+		wantInvalid(t, f, "the deleted identity's token", auth.PurposeRecovery, rec, t0)
+		wantLive(t, f, "another identity's token", auth.PurposeRecovery, bobs, t0, f.bob)
+	})
+
 	t.Run("void uses up the identity's unused tokens of the purpose only", func(t *testing.T) {
 		f := setup(t)
 		rec := issue(t, f, f.ann, auth.PurposeRecovery, t0, time.Hour)

@@ -10,7 +10,8 @@
 //
 // The contract functions (TestIdentityStore, TestTokenStore, TestSessions,
 // TestLockouts, TestRateLimiter, TestProfileCache, TestAuditLog,
-// TestTransactor) are called from a test of the adapter's package with a
+// TestTransactor, TestFactorStore, TestChallenges, and for the admin
+// queries TestIdentityQueries and TestAuditQueries) are called from a test of the adapter's package with a
 // constructor of the implementation under test. They assert what the port
 // documents and never sleep: every time they depend on is passed in.
 //

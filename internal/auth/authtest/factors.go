@@ -285,6 +285,17 @@ func clonePasskey(p auth.Passkey) auth.Passkey {
 	return p
 }
 
+// forgetIdentity drops the identity's factors and user handle (its
+// deletion).
+func (s *Factors) forgetIdentity(id uuid.UUID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.totp, id)
+	delete(s.codes, id)
+	delete(s.handles, id)
+	s.passkeys = slices.DeleteFunc(s.passkeys, func(p auth.Passkey) bool { return p.IdentityID == id })
+}
+
 func (s *Factors) snapshot() (restore func()) {
 	s.mu.Lock()
 	totp, codes, handles := maps.Clone(s.totp), maps.Clone(s.codes), maps.Clone(s.handles)

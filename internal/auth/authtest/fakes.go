@@ -27,6 +27,8 @@ type Fakes struct {
 	Hasher     *Hasher
 	Factors    *Factors
 	Challenges *Challenges
+	// Queries answers the admin queries over Identities and Factors.
+	Queries *IdentityQueries
 }
 
 // New returns fresh fakes on a clock stopped at Epoch.
@@ -43,7 +45,9 @@ func New() *Fakes {
 		Hasher:     NewHasher(),
 		Factors:    NewFactors(),
 	}
-	f.Tx = NewTransactor(f.Identities, f.Tokens, f.Outbox, f.Factors)
+	f.Identities.CascadeTo(f.Tokens, f.Factors)
+	f.Tx = NewTransactor(f.Identities, f.Tokens, f.Outbox, f.Factors, f.Audit)
+	f.Queries = NewIdentityQueries(f.Identities, f.Factors)
 	f.Challenges = NewChallenges(f.Clock.Now)
 	f.Sessions = NewSessions(f.Clock.Now, DefaultSessionLifetime)
 	return f
@@ -51,7 +55,7 @@ func New() *Fakes {
 
 // Stores are the durable fakes outside a transaction.
 func (f *Fakes) Stores() auth.Stores {
-	return auth.Stores{Identities: f.Identities, Tokens: f.Tokens, Outbox: f.Outbox, Factors: f.Factors}
+	return auth.Stores{Identities: f.Identities, Tokens: f.Tokens, Outbox: f.Outbox, Factors: f.Factors, Audit: f.Audit}
 }
 
 // Deps are auth.Deps with every port a fake and the fakes' clock; the
@@ -61,6 +65,7 @@ func (f *Fakes) Deps() auth.Deps {
 		Stores: f.Stores(), Transactor: f.Tx, Hasher: f.Hasher, Sessions: f.Sessions,
 		Audit: f.Audit, Limiter: f.Limiter, Lockouts: f.Lockouts, Profiles: f.Profiles,
 		Challenges: f.Challenges, Secrets: plainSealer{},
+		IdentityQueries: f.Queries, AuditQueries: f.Audit, HashFormats: f.Hasher,
 		Now: f.Clock.Now,
 	}
 }
@@ -69,7 +74,7 @@ func (f *Fakes) Deps() auth.Deps {
 func (f *Fakes) probes() []*Probe {
 	return []*Probe{&f.Identities.Probe, &f.Tokens.Probe, &f.Outbox.Probe, &f.Tx.Probe, &f.Sessions.Probe,
 		&f.Lockouts.Probe, &f.Limiter.Probe, &f.Profiles.Probe, &f.Audit.Probe, &f.Hasher.Probe,
-		&f.Factors.Probe, &f.Challenges.Probe}
+		&f.Factors.Probe, &f.Challenges.Probe, &f.Queries.Probe}
 }
 
 // Heal stops every fault injected into any of the fakes.

@@ -3,6 +3,7 @@ package authtest
 import (
 	"context"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,9 @@ type Identities struct {
 	Probe
 	mu  sync.Mutex
 	ids map[uuid.UUID]auth.Identity
+	// forget are the stores that keep rows of an identity, told when it is
+	// deleted (the SQL store's ON DELETE CASCADE).
+	forget []func(uuid.UUID)
 }
 
 var _ auth.IdentityStore = (*Identities)(nil)
@@ -29,8 +33,9 @@ var _ auth.IdentityStore = (*Identities)(nil)
 // NewIdentities returns an empty store.
 func NewIdentities() *Identities {
 	return &Identities{
-		Probe: newProbe("CreateIdentity", "IdentityByEmail", "IdentityByID", "UpdatePasswordHash", "UpdateProfile", "MarkEmailVerified"),
-		ids:   map[uuid.UUID]auth.Identity{},
+		Probe: newProbe("CreateIdentity", "IdentityByEmail", "IdentityByID", "UpdatePasswordHash", "UpdateProfile", "MarkEmailVerified",
+			"UpdateEmail", "UpdateState", "DeleteIdentity"),
+		ids: map[uuid.UUID]auth.Identity{},
 	}
 }
 
@@ -159,6 +164,54 @@ func (s *Identities) MarkEmailVerified(_ context.Context, id uuid.UUID, at time.
 		i.EmailVerifiedAt, i.UpdatedAt = &at, at
 		return nil
 	})
+}
+
+func (s *Identities) UpdateEmail(_ context.Context, id uuid.UUID, email auth.Email, verifiedAt *time.Time, at time.Time) error {
+	return s.update("UpdateEmail", id, func(i *auth.Identity) error {
+		if err := s.conflict(id, email.String(), ""); err != nil {
+			return err
+		}
+		i.Email, i.UpdatedAt = email, at
+		i.EmailVerifiedAt = nil
+		if verifiedAt != nil {
+			v := *verifiedAt
+			i.EmailVerifiedAt = &v
+		}
+		return nil
+	})
+}
+
+func (s *Identities) UpdateState(_ context.Context, id uuid.UUID, state auth.State, at time.Time) error {
+	return s.update("UpdateState", id, func(i *auth.Identity) error {
+		i.State, i.UpdatedAt = state, at
+		return nil
+	})
+}
+
+func (s *Identities) DeleteIdentity(_ context.Context, id uuid.UUID) error {
+	if err := s.enter("DeleteIdentity"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	_, ok := s.ids[id]
+	delete(s.ids, id)
+	forget := slices.Clone(s.forget)
+	s.mu.Unlock()
+	if !ok {
+		return auth.ErrNotFound
+	}
+	for _, f := range forget {
+		f(id)
+	}
+	return nil
+}
+
+// CascadeTo makes DeleteIdentity remove the identity's tokens and factors
+// from these stores too, as the SQL store's foreign keys do.
+func (s *Identities) CascadeTo(tokens *Tokens, factors *Factors) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forget = append(s.forget, tokens.forgetIdentity, factors.forgetIdentity)
 }
 
 func (s *Identities) update(method string, id uuid.UUID, change func(*auth.Identity) error) error {

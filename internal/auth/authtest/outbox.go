@@ -21,7 +21,7 @@ type Outbox struct {
 var _ auth.Outbox = (*Outbox)(nil)
 
 // NewOutbox returns an empty outbox.
-func NewOutbox() *Outbox { return &Outbox{Probe: newProbe("Queue", "QueueRequest")} }
+func NewOutbox() *Outbox { return &Outbox{Probe: newProbe("Queue", "QueueRequest", "DiscardMailTo")} }
 
 func (o *Outbox) Queue(_ context.Context, m auth.Mail) error {
 	if err := o.enter("Queue"); err != nil {
@@ -42,6 +42,20 @@ func (o *Outbox) QueueRequest(_ context.Context, r auth.MailRequest) error {
 	defer o.mu.Unlock()
 	o.requests = append(o.requests, r)
 	return nil
+}
+
+// DiscardMailTo drops the mails and requests to the address; the fake has
+// no worker, so every one it holds is still waiting.
+func (o *Outbox) DiscardMailTo(_ context.Context, address auth.Email) (int, error) {
+	if err := o.enter("DiscardMailTo"); err != nil {
+		return 0, err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := len(o.mails) + len(o.requests)
+	o.mails = slices.DeleteFunc(o.mails, func(m auth.Mail) bool { return m.To == address.String() })
+	o.requests = slices.DeleteFunc(o.requests, func(r auth.MailRequest) bool { return r.Email == address })
+	return n - len(o.mails) - len(o.requests), nil
 }
 
 // TakeRequests returns the mail requests queued since the last call, in

@@ -44,7 +44,7 @@ var _ auth.TokenStore = (*Tokens)(nil)
 
 // NewTokens returns an empty store.
 func NewTokens() *Tokens {
-	return &Tokens{Probe: newProbe("Issue", "Lookup", "Redeem", "SubmitCode")}
+	return &Tokens{Probe: newProbe("Issue", "IssueAlongside", "Lookup", "Redeem", "SubmitCode", "Void")}
 }
 
 // Records returns every token issued so far, in order, without counting a
@@ -70,6 +70,19 @@ func (s *Tokens) Issue(_ context.Context, t auth.IssuedToken) error {
 	if err := s.enter("Issue"); err != nil {
 		return err
 	}
+	return s.issue(t, true)
+}
+
+func (s *Tokens) IssueAlongside(_ context.Context, t auth.IssuedToken) error {
+	if err := s.enter("IssueAlongside"); err != nil {
+		return err
+	}
+	return s.issue(t, false)
+}
+
+// issue stores t, voiding the identity's live tokens of its purpose first
+// when void is set.
+func (s *Tokens) issue(t auth.IssuedToken, void bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range s.records {
@@ -80,7 +93,9 @@ func (s *Tokens) Issue(_ context.Context, t auth.IssuedToken) error {
 			return auth.Internal("authtest: issue token", errDuplicateHash)
 		}
 	}
-	s.void(t.IdentityID, t.Purpose, t.CreatedAt)
+	if void {
+		s.void(t.IdentityID, t.Purpose, t.CreatedAt)
+	}
 	t.TokenHash = bytes.Clone(t.TokenHash)
 	t.CodeHash = bytes.Clone(t.CodeHash)
 	s.records = append(s.records, TokenRecord{IssuedToken: t})
@@ -179,6 +194,13 @@ func (s *Tokens) SubmitCode(_ context.Context, identityID uuid.UUID, codeHash []
 
 func redeemed(r TokenRecord) auth.RedeemedToken {
 	return auth.RedeemedToken{IdentityID: r.IdentityID, Email: r.Email}
+}
+
+// forgetIdentity drops the identity's tokens (its deletion).
+func (s *Tokens) forgetIdentity(id uuid.UUID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.records = slices.DeleteFunc(s.records, func(r TokenRecord) bool { return r.IdentityID == id })
 }
 
 func (s *Tokens) snapshot() (restore func()) {

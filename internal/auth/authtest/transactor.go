@@ -23,6 +23,7 @@ type Transactor struct {
 	tokens *Tokens
 	outbox *Outbox
 	fac    *Factors
+	audit  *AuditLog
 	mu     sync.Mutex
 	// commits and rollbacks count the transactions that ended each way.
 	commits, rollbacks atomic.Int64
@@ -32,11 +33,11 @@ var _ auth.Transactor = (*Transactor)(nil)
 
 // NewTransactor returns a transactor over the fakes; fn gets them as its
 // Stores.
-func NewTransactor(ids *Identities, tokens *Tokens, outbox *Outbox, factors *Factors) *Transactor {
+func NewTransactor(ids *Identities, tokens *Tokens, outbox *Outbox, factors *Factors, audit *AuditLog) *Transactor {
 	return &Transactor{
 		Probe:  newProbe("InTx", "Commit"),
-		stores: auth.Stores{Identities: ids, Tokens: tokens, Outbox: outbox, Factors: factors},
-		ids:    ids, tokens: tokens, outbox: outbox, fac: factors,
+		stores: auth.Stores{Identities: ids, Tokens: tokens, Outbox: outbox, Factors: factors, Audit: audit},
+		ids:    ids, tokens: tokens, outbox: outbox, fac: factors, audit: audit,
 	}
 }
 
@@ -46,7 +47,7 @@ func (t *Transactor) InTx(ctx context.Context, fn func(auth.Stores) error) error
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	restore := []func(){t.ids.snapshot(), t.tokens.snapshot(), t.outbox.snapshot(), t.fac.snapshot()}
+	restore := []func(){t.ids.snapshot(), t.tokens.snapshot(), t.outbox.snapshot(), t.fac.snapshot(), t.audit.snapshot()}
 	err := fn(t.stores)
 	if err == nil {
 		err = t.enter("Commit")
