@@ -340,6 +340,8 @@ func parseHelpDefaults(help string) map[string]string {
 	for _, line := range strings.Split(help, "\n") {
 		trimmed := strings.TrimSpace(line)
 		if v, ok := strings.CutPrefix(trimmed, "default:"); ok && name != "" {
+			// "default: 250ms; range: 0–5s": the range is not the value.
+			v, _, _ = strings.Cut(v, "; range:")
 			defs[name] = strings.TrimSpace(v)
 			name = ""
 			continue

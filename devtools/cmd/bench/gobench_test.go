@@ -89,9 +89,11 @@ func TestParseHelpDefaults(t *testing.T) {
                              default: 5
   COOKIE_DOMAIN              Cookie Domain.
                              default: empty
+  SHED_DELAY                 How long a shed request waits.
+                             default: 250ms; range: 0–10s
 `
 	d := parseHelpDefaults(help)
-	want := map[string]string{"HASH_WAIT_BUDGET": "200ms", "LOGIN_ACCOUNT_FREE_ATTEMPTS": "5", "COOKIE_DOMAIN": "empty"}
+	want := map[string]string{"HASH_WAIT_BUDGET": "200ms", "LOGIN_ACCOUNT_FREE_ATTEMPTS": "5", "COOKIE_DOMAIN": "empty", "SHED_DELAY": "250ms"}
 	if len(d) != len(want) {
 		t.Fatalf("got %v", d)
 	}
