@@ -126,14 +126,22 @@ func (s *PostgresServer) Start() error {
 	})
 }
 
-// Kill ends the postmaster with SIGKILL, as a crash would; its backends
-// notice and exit. The data directory stays for Start.
+// Kill ends the server with SIGKILL, as a crash of the machine would:
+// the postmaster and every backend at once (they share its process
+// group). Killing the postmaster alone leaves its backends serving the
+// connections they have until they notice. The data directory stays for
+// Start.
 func (s *PostgresServer) Kill() {
-	_ = syscall.Kill(s.proc.PID(), syscall.SIGKILL)
+	_ = syscall.Kill(-s.proc.PID(), syscall.SIGKILL)
 	<-s.proc.Exited()
 	s.log.Close()
-	// The orphaned backends exit on their own once the postmaster is
-	// gone; the next Start waits for the port to be free of them.
+	// Wait until no process of the group is left.
+	_ = waitFor(10*time.Second, func() error {
+		if err := syscall.Kill(-s.proc.PID(), 0); err == nil {
+			return errors.New("backends still running")
+		}
+		return nil
+	})
 }
 
 // Stop shuts the server down and removes its directory.
