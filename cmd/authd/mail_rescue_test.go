@@ -108,8 +108,15 @@ type authdProcess struct {
 func startBinary(t *testing.T, bin string, settings []string) (*authdProcess, string) {
 	t.Helper()
 	addr := freeAddr(t)
+	return startBinaryAt(t, bin, append(settings, "PUBLIC_URL=http://"+addr), addr), addr
+}
+
+// startBinaryAt is startBinary on addr, which a stopped instance may have
+// listened on before.
+func startBinaryAt(t *testing.T, bin string, settings []string, addr string) *authdProcess {
+	t.Helper()
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), append(settings, "HTTP_ADDR="+addr, "PUBLIC_URL=http://"+addr)...)
+	cmd.Env = append(os.Environ(), append(settings, "HTTP_ADDR="+addr)...)
 	out := &testenv.LogBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	p, err := testenv.StartProcess(cmd)
@@ -130,7 +137,7 @@ func startBinary(t *testing.T, bin string, settings []string) (*authdProcess, st
 	if err := p.WaitHTTP(context.Background(), "http://"+addr+"/health", 30*time.Second); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	return ap, addr
+	return ap
 }
 
 // mailJobs lists the states of the mail jobs not yet completed.

@@ -78,6 +78,8 @@ func envMap(extra ...string) map[string]string {
 		"ARGON2_MEMORY_KIB": "256",
 		"ARGON2_ITERATIONS": "1",
 		"LOG_LEVEL":         "warn",
+		// Stop at once; the drain has tests of its own that set it.
+		"SHUTDOWN_DRAIN": "0",
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		m[extra[i]] = extra[i+1]

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -93,7 +94,9 @@ type App struct {
 
 	queue   *mailqueue.Queue
 	tracing *tracing.Provider
-	closers []func()
+	// draining is set on SIGTERM: /ready answers 503 from then on.
+	draining atomic.Bool
+	closers  []func()
 
 	// webhooks deliver every audit event to WEBHOOK_URL (nil: off).
 	webhooks      *webhook.Webhooks
@@ -279,6 +282,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Overrides) 
 		TrustedProxies: cfg.TrustedProxies, CORSOrigins: cfg.CORSOrigins, TrustedOrigins: cfg.CSRFTrustedOrigins,
 		MaxInFlight: cfg.MaxInFlight, ShedDelay: cfg.ShedDelay, Web: webFiles,
 		MetricsElsewhere: cfg.MetricsAddr != "", Tracer: tracerOf(tp, "github.com/authd/authd/internal/httpapi"),
+		Draining: a.draining.Load,
 	}, a.Registry, log)
 	if err != nil {
 		return nil, fmt.Errorf("config: CORS_ALLOWED_ORIGINS / CSRF_TRUSTED_ORIGINS / WEB_UI_DIR: %w", err)
@@ -340,14 +344,19 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.queue.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("mail queue: %w", err)
 	}
-	a.closers = append(a.closers, func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), a.Config.MailSendTimeout+time.Second)
-		defer cancel()
-		if err := a.queue.Stop(stopCtx); err != nil {
-			a.Log.Warn("mail queue did not stop cleanly", "error", err)
-		}
-	})
+	a.closers = append(a.closers, a.stopWorkers)
 	return nil
+}
+
+// stopWorkers stops the mail and webhook workers from taking jobs and
+// lets the running ones finish within MAIL_SEND_TIMEOUT. A second call
+// waits for the first.
+func (a *App) stopWorkers() {
+	stopCtx, cancel := context.WithTimeout(context.Background(), a.Config.MailSendTimeout+time.Second)
+	defer cancel()
+	if err := a.queue.Stop(stopCtx); err != nil {
+		a.Log.Warn("mail queue did not stop cleanly", "error", err)
+	}
 }
 
 // Serve answers HTTP on ln until ctx is done, then finishes the requests
@@ -426,6 +435,7 @@ func (a *App) ServeWithMetrics(ctx context.Context, ln, metrics net.Listener) er
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
+	workersStopped := a.drain(cfg.ShutdownDrain, servers)
 	a.Log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
@@ -440,11 +450,35 @@ func (a *App) ServeWithMetrics(ctx context.Context, ln, metrics net.Listener) er
 			errs = append(errs, fmt.Errorf("http server: %w", err))
 		}
 	}
+	<-workersStopped
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	a.Log.Info("stopped")
 	return nil
+}
+
+// drain is the first step of a shutdown: /ready answers 503 at once, the
+// workers stop taking jobs (so a queued mail goes to an instance that
+// stays), and requests are still served for the drain time, long enough
+// for a load balancer's health checks to stop sending here. Keep-alive is
+// off meanwhile, so a client on a kept connection moves on after its next
+// answer. The returned channel closes when the workers have stopped.
+func (a *App) drain(d time.Duration, servers []*http.Server) <-chan struct{} {
+	a.draining.Store(true)
+	a.Log.Info("draining: /ready answers 503, requests are still served", "drain", d.String())
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		if a.queue != nil {
+			a.stopWorkers()
+		}
+	}()
+	for _, s := range servers {
+		s.SetKeepAlivesEnabled(false)
+	}
+	time.Sleep(d)
+	return stopped
 }
 
 // Close stops the workers and closes what New opened, last opened first.

@@ -102,7 +102,10 @@ type Config struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
-	BodyLimitBytes    int64
+	// ShutdownDrain is how long an instance keeps serving after SIGTERM
+	// with /ready at 503, before it stops accepting connections.
+	ShutdownDrain  time.Duration
+	BodyLimitBytes int64
 
 	// OTLPEndpoint is where traces go; "" turns tracing off.
 	OTLPEndpoint    string
@@ -556,7 +559,12 @@ func settings() []setting {
 				c.IdleTimeout, err = parseDuration(v, time.Millisecond, time.Hour)
 				return
 			}},
-		{name: "SHUTDOWN_TIMEOUT", valid: "0–1h", def: fixed("20s"), help: "Time in-flight requests get to finish after SIGTERM.",
+		{name: "SHUTDOWN_DRAIN", valid: "0–10m", def: fixed("5s"), help: "After SIGTERM, time /ready answers 503 while requests are still served, so load balancers stop sending.",
+			parse: func(c *Config, v string) (err error) {
+				c.ShutdownDrain, err = parseDuration(v, 0, 10*time.Minute)
+				return
+			}},
+		{name: "SHUTDOWN_TIMEOUT", valid: "0–1h", def: fixed("20s"), help: "Time in-flight requests get to finish once the drain is over.",
 			parse: func(c *Config, v string) (err error) { c.ShutdownTimeout, err = parseDuration(v, 0, time.Hour); return }},
 		{name: "HTTP_BODY_LIMIT", valid: "1024–16777216", def: fixed("65536"), help: "Largest request body in bytes; larger gets 413.",
 			parse: func(c *Config, v string) error {

@@ -17,9 +17,16 @@ type readiness struct {
 	Checks map[string]string `json:"checks"`
 }
 
-// ready checks every dependency in parallel, each within the ready timeout.
+// ready checks every dependency in parallel, each within the ready timeout,
+// unless the instance is draining.
 // Failures are logged with their cause; the reply only names the dependency.
 func (s *Server) ready(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	if s.cfg.Draining != nil && s.cfg.Draining() {
+		// No check runs: the answer is "send elsewhere", whatever the
+		// dependencies say, while every other route is still served.
+		return c.JSON(http.StatusServiceUnavailable, readiness{Status: "draining", Checks: map[string]string{}})
+	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.ReadyTimeout)
 	defer cancel()
 	res := readiness{Status: "ok", Checks: make(map[string]string, len(s.checks))}
@@ -46,6 +53,5 @@ func (s *Server) ready(c echo.Context) error {
 		status = http.StatusServiceUnavailable
 		c.Response().Header().Set("Retry-After", "1")
 	}
-	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(status, res)
 }

@@ -98,6 +98,10 @@ type Config struct {
 	MetricsElsewhere bool
 	// Tracer makes each request a span (none when nil).
 	Tracer trace.Tracer
+	// Draining reports that the instance is shutting down: /ready answers
+	// 503 "draining" so that load balancers stop sending, while every
+	// other route is served as before (nil: never).
+	Draining func() bool
 }
 
 // Server holds the collaborators of the handlers.

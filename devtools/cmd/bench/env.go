@@ -65,7 +65,8 @@ func startAuthd(ctx context.Context, bin, logPath string, env []string, baseURL 
 		return nil, err
 	}
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(cleanEnv(os.Environ(), env), env...)
+	// No drain at the end of a phase: no load balancer is in front of it.
+	cmd.Env = append(append(cleanEnv(os.Environ(), env), "SHUTDOWN_DRAIN=0"), env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	proc, err := testenv.StartProcess(cmd)
 	if err != nil {

@@ -113,6 +113,8 @@ func run() error {
 		// steps, not for Argon2id.
 		"ARGON2_MEMORY_KIB": "1024", "ARGON2_ITERATIONS": "1", "ARGON2_PARALLELISM": "1",
 		"MAIL_RETRY_BASE": "100ms", "MAIL_RETRY_MAX": "1s",
+		// Nothing balances load in front of it: stop at once.
+		"SHUTDOWN_DRAIN": "0",
 	}
 	maps.Copy(env, extra)
 	cfg, err := config.Load(func(k string) string { return env[k] })
