@@ -46,15 +46,23 @@ func newRoundRobin(t *testing.T, ins ...*instance) (*roundRobin, *instance) {
 	return rr, &instance{addr: strings.TrimPrefix(srv.URL, "http://")}
 }
 
-// TestThreeInstancesBehindALoadBalancer: a client's requests land on all
-// three instances in turn; whatever one of them changes (a login, a
+// TestThreeInstancesBehindALoadBalancer: three authd processes behind a
+// round-robin proxy. A client's requests land on all three in turn; whatever one of them changes (a login, a
 // logout, a password change, a revocation) holds on the others from the
 // next request on.
 func TestThreeInstancesBehindALoadBalancer(t *testing.T) {
+	// Three processes of the binary, as deployed: nothing shared but
+	// PostgreSQL and Valkey.
+	bin := authdBinary(t)
+	var settings []string
+	for k, v := range envMap("PUBLIC_URL", "http://localhost:8080") {
+		settings = append(settings, k+"="+v)
+	}
 	var ins []*instance
 	for range 3 {
 		addr := freeAddr(t)
-		ins = append(ins, start(t, env("HTTP_ADDR", addr, "PUBLIC_URL", "http://localhost:8080"), addr))
+		startBinaryAt(t, bin, settings, addr)
+		ins = append(ins, &instance{addr: addr})
 	}
 	rr, lb := newRoundRobin(t, ins...)
 	email := strings.ToLower(testenv.RandomName("lb")) + "@example.com"

@@ -168,6 +168,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, o Overrides) 
 	if a.Valkey == nil {
 		conns := valkey.NewConnStats()
 		a.Valkey, err = valkey.Open(startCtx, cfg.ValkeyURL, valkey.Options{DialTimeout: cfg.DependencyTimeout, CommandTimeout: cfg.DependencyTimeout,
+			SentinelUsername: cfg.ValkeySentinelUsername, SentinelPassword: cfg.ValkeySentinelPassword,
 			Conns: conns, Tracer: tp})
 		if err != nil {
 			return nil, fmt.Errorf("cannot reach Valkey (VALKEY_URL): %w", err)

@@ -25,11 +25,15 @@ type Config struct {
 	AutoMigrate bool
 	LogLevel    string
 
-	DatabaseURL       string
-	DatabaseMaxConns  int32
-	ValkeyURL         string
-	ValkeyKeyPrefix   string
-	DependencyTimeout time.Duration
+	DatabaseURL      string
+	DatabaseMaxConns int32
+	ValkeyURL        string
+	ValkeyKeyPrefix  string
+	// ValkeySentinelUsername and ValkeySentinelPassword are the
+	// sentinels' own credentials (those in ValkeyURL are the data nodes').
+	ValkeySentinelUsername string
+	ValkeySentinelPassword string
+	DependencyTimeout      time.Duration
 
 	CookieName      string
 	CookieSecure    bool
@@ -230,8 +234,12 @@ func settings() []setting {
 				c.DatabaseMaxConns = int32(n)
 				return err
 			}},
-		{name: "VALKEY_URL", def: fixed("redis://127.0.0.1:6379/0"), help: "Valkey (or Redis 7) URL: redis://, rediss:// or unix://.",
+		{name: "VALKEY_URL", def: fixed("redis://127.0.0.1:6379/0"), help: "Valkey (or Redis 7) URL: redis://, rediss:// or unix://; more cluster seeds or sentinels as addr=host:port, the sentinels' master set as master_set=NAME.",
 			parse: func(c *Config, v string) error { c.ValkeyURL = v; return valkeyURL(v) }},
+		{name: "VALKEY_SENTINEL_USERNAME", def: fixed(""), help: "User of the sentinels (master_set in VALKEY_URL), when they require one of their own.",
+			parse: func(c *Config, v string) error { c.ValkeySentinelUsername = v; return sentinelCredential(c, v) }},
+		{name: "VALKEY_SENTINEL_PASSWORD", def: fixed(""), help: "Password of the sentinels (their requirepass); the one in VALKEY_URL is the data nodes'.",
+			parse: func(c *Config, v string) error { c.ValkeySentinelPassword = v; return sentinelCredential(c, v) }},
 		{name: "VALKEY_KEY_PREFIX", def: fixed("authd:"), help: "Prefix of every key authd writes to Valkey.",
 			parse: func(c *Config, v string) error { c.ValkeyKeyPrefix = v; return nil }},
 		{name: "DEPENDENCY_TIMEOUT", valid: "10ms–1m", def: fixed("2s"), help: "Deadline of each PostgreSQL and Valkey call.",
@@ -804,6 +812,18 @@ func valkeyURL(v string) error {
 		return nil
 	}
 	return errors.New("must start with redis://, rediss://, valkey:// or unix://")
+}
+
+// sentinelCredential refuses a sentinel credential for a VALKEY_URL that
+// names no sentinels, where it would silently do nothing.
+func sentinelCredential(c *Config, v string) error {
+	if v == "" {
+		return nil
+	}
+	if u, err := url.Parse(c.ValkeyURL); err != nil || u.Query().Get("master_set") == "" {
+		return errors.New("is for sentinels: VALKEY_URL has no master_set")
+	}
+	return nil
 }
 
 func parseCIDRs(v string) ([]*net.IPNet, error) {

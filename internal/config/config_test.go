@@ -77,6 +77,8 @@ func TestLoadErrors(t *testing.T) {
 		{append(base, "ARGON2_ITERATIONS", "x"), "ARGON2_ITERATIONS"},
 		{append(base, "SESSION_LIFETIME", "1s"), "SESSION_LIFETIME"},
 		{append(base, "VALKEY_URL", "http://cache"), "VALKEY_URL"},
+		{append(base, "VALKEY_SENTINEL_PASSWORD", "hunter2"), "VALKEY_SENTINEL_PASSWORD: invalid value: is for sentinels"},
+		{append(base, "SHUTDOWN_DRAIN", "1h"), "SHUTDOWN_DRAIN"},
 		{append(base, "LOG_LEVEL", "loud"), "LOG_LEVEL"},
 		{append(base, "HTTP_BODY_LIMIT", "10"), "HTTP_BODY_LIMIT"},
 	}
@@ -103,6 +105,20 @@ func TestLoadListsAndModes(t *testing.T) {
 	}
 	if len(c.CORSOrigins) != 2 || c.CORSOrigins[1] != "http://localhost:5173" || !c.StrictRegistration {
 		t.Errorf("CORSOrigins = %v, strict = %v", c.CORSOrigins, c.StrictRegistration)
+	}
+}
+
+func TestSentinelCredentialsAndDrain(t *testing.T) {
+	c, err := Load(envOf("DEV_MODE", "true", "VALKEY_URL", "redis://s1:26379/0?addr=s2:26379&master_set=authd",
+		"VALKEY_SENTINEL_USERNAME", "watcher", "VALKEY_SENTINEL_PASSWORD", "s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ValkeySentinelUsername != "watcher" || c.ValkeySentinelPassword != "s3cret" {
+		t.Errorf("sentinel credentials = %q, %q", c.ValkeySentinelUsername, c.ValkeySentinelPassword)
+	}
+	if c.ShutdownDrain != 5*time.Second {
+		t.Errorf("ShutdownDrain = %v, want the default 5s", c.ShutdownDrain)
 	}
 }
 

@@ -265,11 +265,19 @@ func countSubject(to, subject string) int {
 	return n
 }
 
+// TestMailWaitsForSMTP: the SMTP relay goes down while users ask for
+// recovery mail. Every request is still answered 202 at once (the mail is
+// queued, not sent in the request), the queue keeps retrying, and once the
+// relay is back every queued mail is delivered exactly once.
 func TestMailWaitsForSMTP(t *testing.T) {
 	ts := newServer(t, serverOptions{})
-	cr := ts.client().register(t)
-	if _, err := testSink.WaitFor(cr.Identifier, "Verify", mailWait); err != nil {
-		t.Fatal(err) // let the registration mail through before the outage
+	const users = 4
+	accounts := make([]credentials, users)
+	for i := range accounts {
+		accounts[i] = ts.client().register(t)
+		if _, err := testSink.WaitFor(accounts[i].Identifier, "Verify", mailWait); err != nil {
+			t.Fatal(err) // let the registration mails through before the outage
+		}
 	}
 	if err := testSink.Stop(); err != nil {
 		t.Fatal(err)
@@ -281,26 +289,43 @@ func TestMailWaitsForSMTP(t *testing.T) {
 		}
 	}()
 	since := dbNow(t)
-	wantStatus(t, ts.client().do(http.MethodPost, "/api/v1/auth/recovery", map[string]string{"email": cr.Identifier}), http.StatusAccepted)
-	// The queue keeps trying: wait for two failed attempts on record.
+	// Each user asks once, the first one twice: five mails in all.
+	want := map[string]int{}
+	for i, cr := range append(accounts, accounts[0]) {
+		start := time.Now()
+		wantStatus(t, ts.client().do(http.MethodPost, "/api/v1/auth/recovery", map[string]string{"email": cr.Identifier}), http.StatusAccepted)
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("recovery request %d with SMTP down took %v: it waited for the relay", i, d)
+		}
+		want[cr.Identifier]++
+	}
+	// The queue keeps trying: wait for two failed attempts of each mail.
 	waitMailJobs(t, since, func(js []mailJob) bool {
-		for _, m := range mailsOf(js) {
-			if m.Errors >= 2 && m.State != "completed" {
-				return true
+		mails := mailsOf(js)
+		if len(mails) != users+1 {
+			return false
+		}
+		for _, m := range mails {
+			if m.Errors < 2 || m.State == "completed" {
+				return false
 			}
 		}
-		return false
+		return true
 	})
 	if err := testSink.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	restarted = true
-	if _, err := testSink.WaitFor(cr.Identifier, "Reset", mailWait); err != nil {
-		t.Fatalf("mail did not arrive after SMTP came back: %v", err)
+	for _, cr := range accounts {
+		if _, err := testSink.WaitFor(cr.Identifier, "Reset", mailWait); err != nil {
+			t.Fatalf("mail did not arrive after SMTP came back: %v", err)
+		}
 	}
 	waitMailJobs(t, since, allDone)
-	if n := countSubject(cr.Identifier, "Reset"); n != 1 {
-		t.Errorf("mail delivered %d times, want once", n)
+	for to, n := range want {
+		if got := countSubject(to, "Reset"); got != n {
+			t.Errorf("%d recovery mails delivered to %s, want exactly %d", got, to, n)
+		}
 	}
 }
 

@@ -10,7 +10,8 @@ import (
 	"github.com/authd/authd/internal/valkey"
 )
 
-// TestValkeyRestartIsSurvived: while its Valkey is down, authd answers
+// TestValkeyRestartIsSurvived: under a bounded load of sign-ins and
+// profile reads, Valkey is killed and started again. While it is down, authd answers
 // 503 with Retry-After within the dependency timeout, never 500 and never
 // a hang; once Valkey is back on its address, authd serves again without
 // a restart of its own.
@@ -32,7 +33,11 @@ func TestValkeyRestartIsSurvived(t *testing.T) {
 	cr := c.register(t)
 	wantStatus(t, c.do(http.MethodGet, "/api/v1/auth/me", nil), http.StatusOK)
 
+	load := startFaultLoad(t, ts, 4)
+	load.waitFor(t, "sign-in before the fault", time.Now(), func(a faultAnswer) bool { return a.op == "me" && a.status == http.StatusOK })
+	killed := time.Now()
 	srv.Kill()
+	load.waitFor(t, "503 after Valkey was killed", killed, func(a faultAnswer) bool { return a.status == http.StatusServiceUnavailable })
 	c.noContract = true
 	for _, path := range []string{"/api/v1/auth/me", "/ready"} {
 		start := time.Now()
@@ -53,6 +58,7 @@ func TestValkeyRestartIsSurvived(t *testing.T) {
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}
+	restarted := time.Now()
 	// The restarted Valkey kept nothing (no persistence here): the old
 	// session is gone, a new login works, without restarting authd.
 	deadline := time.Now().Add(20 * time.Second)
@@ -70,4 +76,14 @@ func TestValkeyRestartIsSurvived(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	wantStatus(t, ts.client().do(http.MethodGet, "/ready", nil), http.StatusOK)
+	// Valkey's data was lost: the session from before is refused, not
+	// mistaken for another, and its user signs in again.
+	wantStatus(t, c.do(http.MethodGet, "/api/v1/auth/me", nil), http.StatusUnauthorized)
+	// The load is served again too. A session it signed in before the
+	// kill and read after the restart is gone with Valkey's data: 401.
+	load.waitFor(t, "profile read after the restart", restarted, func(a faultAnswer) bool { return a.op == "me" && a.status == http.StatusOK })
+	t.Logf("the load was served again within %v of the restart", time.Since(restarted).Round(10*time.Millisecond))
+	if n := load.end(t, map[string][]int{"login": {200, 503}, "me": {200, 401, 503}}); n == 0 {
+		t.Error("the load saw no 503: the fault was not under load")
+	}
 }

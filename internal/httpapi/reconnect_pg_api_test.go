@@ -13,7 +13,7 @@ import (
 )
 
 // TestPostgresRestartIsSurvived: authd on a PostgreSQL of the test's own,
-// which is killed (SIGKILL of the postmaster, as a crash) and started
+// under a bounded load of sign-ins and profile reads, which is killed (SIGKILL of the postmaster, as a crash) and started
 // again: meanwhile requests that need it answer 503 with Retry-After
 // within the dependency timeout, never 500 and never a hang; after it,
 // authd serves again without a restart of its own, and what was
@@ -39,7 +39,11 @@ func TestPostgresRestartIsSurvived(t *testing.T) {
 	c := ts.client()
 	cr := c.register(t)
 
+	load := startFaultLoad(t, ts, 4)
+	load.waitFor(t, "sign-in before the fault", time.Now(), func(a faultAnswer) bool { return a.op == "me" && a.status == http.StatusOK })
+	killed := time.Now()
 	pg.Kill()
+	load.waitFor(t, "503 after PostgreSQL was killed", killed, func(a faultAnswer) bool { return a.status == http.StatusServiceUnavailable })
 	c.noContract = true
 	fresh := ts.client()
 	fresh.noContract = true
@@ -66,6 +70,7 @@ func TestPostgresRestartIsSurvived(t *testing.T) {
 	if err := pg.Start(); err != nil {
 		t.Fatalf("restart PostgreSQL: %v\n%s", err, pg.Log())
 	}
+	restarted := time.Now()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		again := ts.client()
@@ -82,4 +87,10 @@ func TestPostgresRestartIsSurvived(t *testing.T) {
 	wantStatus(t, ts.client().do(http.MethodGet, "/ready", nil), http.StatusOK)
 	// The session from before the crash lives in Valkey and still works.
 	wantStatus(t, c.do(http.MethodGet, "/api/v1/auth/me", nil), http.StatusOK)
+	// The load signs in again; a right password never got a 401 meanwhile.
+	load.waitFor(t, "sign-in after the restart", restarted, func(a faultAnswer) bool { return a.op == "login" && a.status == http.StatusOK })
+	t.Logf("the load was served again within %v of the restart", time.Since(restarted).Round(10*time.Millisecond))
+	if n := load.end(t, map[string][]int{"login": {200, 503}, "me": {200, 503}}); n == 0 {
+		t.Error("the load saw no 503: the fault was not under load")
+	}
 }

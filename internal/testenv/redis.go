@@ -19,9 +19,12 @@ import (
 // free loopback port, in a directory of its own, and stopped by its PID.
 type RedisServer struct {
 	Port int
-	proc *Process
-	dir  string
-	log  *os.File
+	// password is sent with AUTH before each command of Do (a sentinel's
+	// requirepass).
+	password string
+	proc     *Process
+	dir      string
+	log      *os.File
 }
 
 // Addr is host:port of the server.
@@ -53,10 +56,10 @@ func StartRedis(args ...string) (*RedisServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return startRedisIn(bin, dir, port, args...)
+	return startRedisIn(bin, dir, port, "", args...)
 }
 
-func startRedisIn(bin, dir string, port int, args ...string) (*RedisServer, error) {
+func startRedisIn(bin, dir string, port int, password string, args ...string) (*RedisServer, error) {
 	log, err := os.Create(filepath.Join(dir, "server.log"))
 	if err != nil {
 		return nil, err
@@ -75,7 +78,7 @@ func startRedisIn(bin, dir string, port int, args ...string) (*RedisServer, erro
 		log.Close()
 		return nil, err
 	}
-	s := &RedisServer{Port: port, proc: proc, dir: dir, log: log}
+	s := &RedisServer{Port: port, password: password, proc: proc, dir: dir, log: log}
 	if err := waitFor(10*time.Second, func() error { _, err := s.Do("PING"); return err }); err != nil {
 		s.Stop()
 		return nil, fmt.Errorf("testenv: redis on port %d did not answer: %w (log: %s)", port, err, s.Log())
@@ -116,6 +119,17 @@ func (s *RedisServer) Do(args ...string) (string, error) {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(c)
+	if s.password != "" {
+		if _, err := roundTrip(c, r, "AUTH", s.password); err != nil {
+			return "", err
+		}
+	}
+	return roundTrip(c, r, args...)
+}
+
+// roundTrip writes one command and reads its reply.
+func roundTrip(c net.Conn, r *bufio.Reader, args ...string) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%d\r\n", len(args))
 	for _, a := range args {
@@ -124,7 +138,6 @@ func (s *RedisServer) Do(args ...string) (string, error) {
 	if _, err := c.Write([]byte(b.String())); err != nil {
 		return "", err
 	}
-	r := bufio.NewReader(c)
 	line, err := r.ReadString('\n')
 	if err != nil {
 		return "", err
@@ -257,7 +270,11 @@ type Sentinels struct {
 
 // StartSentinels starts the master, a replica of it and three sentinels
 // that fail over after the master is down for a second.
-func StartSentinels() (*Sentinels, error) {
+func StartSentinels() (*Sentinels, error) { return StartSentinelsWithPassword("") }
+
+// StartSentinelsWithPassword is StartSentinels with sentinels that require
+// password (their requirepass; the data nodes need none).
+func StartSentinelsWithPassword(password string) (*Sentinels, error) {
 	s := &Sentinels{}
 	var err error
 	if s.Master, err = StartRedis(); err != nil {
@@ -291,6 +308,9 @@ func StartSentinels() (*Sentinels, error) {
 		conf := filepath.Join(dir, "sentinel.conf")
 		text := fmt.Sprintf("sentinel monitor authd 127.0.0.1 %d 2\nsentinel down-after-milliseconds authd 1000\n"+
 			"sentinel failover-timeout authd 5000\nsentinel parallel-syncs authd 1\n", s.Master.Port)
+		if password != "" {
+			text += "requirepass " + password + "\n"
+		}
 		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 			s.Stop()
 			return nil, err
@@ -300,7 +320,7 @@ func StartSentinels() (*Sentinels, error) {
 			s.Stop()
 			return nil, err
 		}
-		w, err := startRedisIn(bin, dir, port, conf, "--sentinel")
+		w, err := startRedisIn(bin, dir, port, password, conf, "--sentinel")
 		if err != nil {
 			s.Stop()
 			return nil, err
@@ -358,7 +378,7 @@ func (s *RedisServer) Restart(args ...string) error {
 	if s.log != nil {
 		s.log.Close()
 	}
-	n, err := startRedisIn(bin, s.dir, s.Port, args...)
+	n, err := startRedisIn(bin, s.dir, s.Port, s.password, args...)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,10 @@ type Options struct {
 	// it is considered dead (valkey-go's ConnWriteTimeout). Per-call
 	// deadlines still come from each caller's context.
 	CommandTimeout time.Duration
+	// SentinelUsername and SentinelPassword authenticate to the sentinels
+	// of a URL with master_set, when they require it; the URL's own
+	// credentials are the data nodes'.
+	SentinelUsername, SentinelPassword string
 	// DisableCache turns off client-side caching, which is needed for
 	// servers without RESP3 or CLIENT TRACKING.
 	DisableCache bool
@@ -62,6 +66,12 @@ func Open(ctx context.Context, rawURL string, opts Options) (vk.Client, error) {
 	}
 	if opts.DisableCache {
 		opt.DisableCache = true
+	}
+	if opts.SentinelUsername != "" || opts.SentinelPassword != "" {
+		if opt.Sentinel.MasterSet == "" {
+			return nil, errors.New("valkey: open: sentinel credentials without master_set in the URL")
+		}
+		opt.Sentinel.Username, opt.Sentinel.Password = opts.SentinelUsername, opts.SentinelPassword
 	}
 	if opts.Conns != nil {
 		opt.DialCtxFn = opts.Conns.dial(opt.DialCtxFn)

@@ -70,3 +70,35 @@ func TestContractsBehindSentinel(t *testing.T) {
 	defer s.Stop()
 	topologyContracts(t, openTopology(t, s.URL()))
 }
+
+// TestSentinelsWithAPassword: sentinels that require a password of their
+// own are reached with SentinelPassword, and refuse a client without it
+// with a clear error instead of a hang.
+func TestSentinelsWithAPassword(t *testing.T) {
+	s, err := testenv.StartSentinelsWithPassword("sentinel-s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if c, err := Open(ctx, s.URL(), Options{DialTimeout: time.Second}); err == nil {
+		c.Close()
+		t.Fatal("sentinels with a password answered a client without it")
+	}
+	c, err := Open(ctx, s.URL(), Options{SentinelPassword: "sentinel-s3cret"})
+	if err != nil {
+		t.Fatalf("open with the sentinel password: %v", err)
+	}
+	defer c.Close()
+	key := "authd-test-sentinel-auth:" + testenv.RandomName("k")
+	if err := c.Do(ctx, c.B().Set().Key(key).Value("v").Ex(time.Minute).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Master.Do("GET", key); err != nil || got != "v" {
+		t.Fatalf("the master holds %q (%v), want the value written through the sentinels", got, err)
+	}
+	if _, err := Open(ctx, "redis://"+s.Master.Addr()+"/0", Options{SentinelPassword: "x"}); err == nil {
+		t.Error("a sentinel password without master_set was accepted")
+	}
+}

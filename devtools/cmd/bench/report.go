@@ -253,7 +253,7 @@ func (r *Report) Render(w io.Writer) error {
 	}
 
 	p.f("## How to reproduce\n\n")
-	p.f("```sh\n%-62s   # about 11 minutes, writes BENCHMARKS.md\n%-62s   # a 3-minute smoke run of the bench itself\n"+
+	p.f("```sh\n%-62s   # about 15 minutes, writes BENCHMARKS.md\n%-62s   # a 3-minute smoke run of the bench itself\n"+
 		"%-62s   # all but the 4-minute mixed scenario\n%-62s   # one phase (names: %s)\n"+
 		"%-62s   # the load shapes, with go-bench for the capacity\n```\n\n",
 		"make bench", "go run "+benchPkg+" -quick -out /tmp/b.md", "go run "+benchPkg+" -skip-mixed -out /tmp/b.md",

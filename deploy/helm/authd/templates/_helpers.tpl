@@ -55,7 +55,7 @@ app.kubernetes.io/part-of: authd
 {{- end -}}
 {{- end -}}
 
-{{/* The secret keys authd reads; the SMTP credentials and the previous key may be absent. */}}
+{{/* The secret keys authd reads; the SMTP and sentinel credentials and the previous key may be absent. */}}
 {{- define "authd.secretEnv" -}}
 {{- $name := include "authd.secretName" . -}}
 {{- range $key := list "DATABASE_URL" "SECRET_KEY" }}
@@ -63,7 +63,7 @@ app.kubernetes.io/part-of: authd
   valueFrom:
     secretKeyRef: {name: {{ $name }}, key: {{ $key }}}
 {{- end }}
-{{- range $key := list "SECRET_KEY_PREVIOUS" "SMTP_USERNAME" "SMTP_PASSWORD" }}
+{{- range $key := list "SECRET_KEY_PREVIOUS" "SMTP_USERNAME" "SMTP_PASSWORD" "VALKEY_SENTINEL_PASSWORD" }}
 - name: {{ $key }}
   valueFrom:
     secretKeyRef: {name: {{ $name }}, key: {{ $key }}, optional: true}
