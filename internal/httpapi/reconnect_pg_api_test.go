@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -90,6 +91,72 @@ func TestPostgresRestartIsSurvived(t *testing.T) {
 	// The load signs in again; a right password never got a 401 meanwhile.
 	load.waitFor(t, "sign-in after the restart", restarted, func(a faultAnswer) bool { return a.op == "login" && a.status == http.StatusOK })
 	t.Logf("the load was served again within %v of the restart", time.Since(restarted).Round(10*time.Millisecond))
+	if n := load.end(t, map[string][]int{"login": {200, 503}, "me": {200, 503}}); n == 0 {
+		t.Error("the load saw no 503: the fault was not under load")
+	}
+}
+
+// TestPostgresFailoverToAStandby: authd's DATABASE_URL names a primary and
+// its streaming standby (libpq's multi-host form with
+// target_session_attrs=read-write, as pgx reads it). Under a bounded load
+// of sign-ins and profile reads the primary crashes and the standby is
+// promoted: meanwhile every answer is a 200 or a fast 503, and afterwards
+// authd writes to the new primary without a restart or a change of
+// setting, with every identity the standby had received.
+func TestPostgresFailoverToAStandby(t *testing.T) {
+	primary, err := testenv.StartPostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer primary.Stop()
+	standby, err := primary.StartStandby()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer standby.Stop()
+	url := fmt.Sprintf("postgres://postgres@127.0.0.1:%d,127.0.0.1:%d/postgres?sslmode=disable&target_session_attrs=read-write",
+		primary.Port, standby.Port)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := postgres.Open(ctx, url, postgres.PoolOptions{MaxConns: 8, ConnectTimeout: time.Second, QueryTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := app.MigrateUp(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	ts := newServer(t, serverOptions{db: db, env: map[string]string{"DATABASE_URL": url, "DEPENDENCY_TIMEOUT": "1s", "MAIL_WORKERS": "0"}})
+	c := ts.client()
+	cr := c.register(t)
+	load := startFaultLoad(t, ts, 4)
+	load.waitFor(t, "sign-in before the fault", time.Now(), func(a faultAnswer) bool { return a.op == "me" && a.status == http.StatusOK })
+	// Asynchronous replication: what the standby has when the primary
+	// dies is what survives. Wait until it has the registrations.
+	if err := primary.CaughtUp(standby, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	killed := time.Now()
+	primary.Kill()
+	load.waitFor(t, "503 after the primary crashed", killed, func(a faultAnswer) bool { return a.status == http.StatusServiceUnavailable })
+	if err := standby.Promote(); err != nil {
+		t.Fatal(err)
+	}
+	promoted := time.Now()
+	load.waitFor(t, "sign-in after the promotion", promoted, func(a faultAnswer) bool { return a.op == "login" && a.status == http.StatusOK })
+	t.Logf("the load was served again within %v of the promotion", time.Since(promoted).Round(10*time.Millisecond))
+
+	// The new primary takes writes: a registration, then its login.
+	fresh := ts.client()
+	fresh.noContract = true
+	wantStatus(t, fresh.do(http.MethodPost, "/api/v1/auth/register", credentials{Identifier: newEmail("promoted"), Password: "correct horse battery staple"}), http.StatusCreated)
+	// The identity from before the crash is there, and its session (in
+	// Valkey) still works.
+	again := ts.client()
+	again.noContract = true
+	wantStatus(t, again.do(http.MethodPost, "/api/v1/auth/login", cr), http.StatusOK)
+	wantStatus(t, c.do(http.MethodGet, "/api/v1/auth/me", nil), http.StatusOK)
 	if n := load.end(t, map[string][]int{"login": {200, 503}, "me": {200, 503}}); n == 0 {
 		t.Error("the load saw no 503: the fault was not under load")
 	}

@@ -32,6 +32,11 @@ type PostgresServer struct {
 // postgresBin finds the directory of initdb and postgres.
 func postgresBin() (string, error) {
 	if p, err := exec.LookPath("initdb"); err == nil {
+		// A link on PATH (Debian's /usr/local/bin/initdb) stands for its
+		// directory, which has pg_basebackup too.
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
 		return filepath.Dir(p), nil
 	}
 	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
@@ -142,6 +147,94 @@ func (s *PostgresServer) Kill() {
 		}
 		return nil
 	})
+}
+
+// StartStandby makes a streaming replica of s with pg_basebackup (-R, so
+// it follows s from the start) on a free port and starts it as a hot
+// standby: it answers reads and refuses writes until Promote.
+func (s *PostgresServer) StartStandby() (*PostgresServer, error) {
+	dir, err := os.MkdirTemp("", "authd-pg-standby-")
+	if err != nil {
+		return nil, err
+	}
+	r := &PostgresServer{bin: s.bin, dir: dir, cred: s.cred}
+	if r.cred != nil {
+		if err := os.Chown(dir, int(r.cred.Uid), int(r.cred.Gid)); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+	}
+	backup := exec.Command(filepath.Join(s.bin, "pg_basebackup"), "-h", "127.0.0.1", "-p", strconv.Itoa(s.Port), "-U", "postgres",
+		"-D", filepath.Join(dir, "data"), "-R", "-X", "stream", "-c", "fast", "--no-sync")
+	backup.SysProcAttr = &syscall.SysProcAttr{Credential: r.cred}
+	if out, err := backup.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("testenv: pg_basebackup: %v: %s", err, out)
+	}
+	if r.Port, err = FreePort(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := r.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("%w (log: %s)", err, r.Log())
+	}
+	return r, nil
+}
+
+// CaughtUp waits until standby has replayed everything s has written so
+// far.
+func (s *PostgresServer) CaughtUp(standby *PostgresServer, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	var lsn string
+	if err := s.query(ctx, `SELECT pg_current_wal_lsn()::text`, &lsn); err != nil {
+		return err
+	}
+	return waitFor(limit, func() error {
+		var done bool
+		if err := standby.query(ctx, `SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)`, &done, lsn); err != nil {
+			return err
+		}
+		if !done {
+			return fmt.Errorf("testenv: the standby has not replayed %s yet", lsn)
+		}
+		return nil
+	})
+}
+
+// Promote ends a standby's recovery (pg_promote) and waits until it
+// accepts writes.
+func (s *PostgresServer) Promote() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var promoted bool
+	if err := s.query(ctx, `SELECT pg_promote(true, 50)`, &promoted); err != nil {
+		return fmt.Errorf("testenv: promote: %w", err)
+	}
+	if !promoted {
+		return fmt.Errorf("testenv: the standby was not promoted within 50 s (log: %s)", s.Log())
+	}
+	return waitFor(30*time.Second, func() error {
+		var recovering bool
+		if err := s.query(ctx, `SELECT pg_is_in_recovery()`, &recovering); err != nil {
+			return err
+		}
+		if recovering {
+			return errors.New("testenv: still in recovery")
+		}
+		return nil
+	})
+}
+
+// query runs one query returning one value on a connection of its own.
+func (s *PostgresServer) query(ctx context.Context, sql string, dest any, args ...any) error {
+	c, err := pgx.Connect(ctx, s.URL("postgres"))
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	return c.QueryRow(ctx, sql, args...).Scan(dest)
 }
 
 // Stop shuts the server down and removes its directory.
