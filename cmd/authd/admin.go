@@ -193,6 +193,20 @@ func (c *adminCLI) identity(ctx context.Context, arg string) (auth.ManagedIdenti
 	return c.app.Service.IdentityByEmail(ctx, c.by, arg)
 }
 
+// target parses a command that names one identity (by id or address)
+// and finds it.
+func (c *adminCLI) target(ctx context.Context, f *flags, args []string) (auth.ManagedIdentity, error) {
+	pos, err := f.parse(c, args, 1)
+	if err != nil {
+		return auth.ManagedIdentity{}, err
+	}
+	m, err := c.identity(ctx, pos[0])
+	if err != nil {
+		return auth.ManagedIdentity{}, describe(err)
+	}
+	return m, nil
+}
+
 func (c *adminCLI) listIdentities(ctx context.Context, args []string) error {
 	f := newFlags("identities list")
 	email := f.String("email", "", "exactly this address")
@@ -279,13 +293,9 @@ func optionalTime(name, v string) (time.Time, error) {
 
 func (c *adminCLI) getIdentity(ctx context.Context, args []string) error {
 	f := newFlags("identities get")
-	pos, err := f.parse(c, args, 1)
+	m, err := c.target(ctx, f, args)
 	if err != nil {
 		return err
-	}
-	m, err := c.identity(ctx, pos[0])
-	if err != nil {
-		return describe(err)
 	}
 	return c.printIdentity(m)
 }
@@ -327,13 +337,9 @@ func (c *adminCLI) createIdentity(ctx context.Context, args []string) error {
 
 func (c *adminCLI) setState(ctx context.Context, args []string, state auth.State) error {
 	f := newFlags("identities " + map[auth.State]string{auth.StateActive: "enable", auth.StateInactive: "disable"}[state])
-	pos, err := f.parse(c, args, 1)
+	m, err := c.target(ctx, f, args)
 	if err != nil {
 		return err
-	}
-	m, err := c.identity(ctx, pos[0])
-	if err != nil {
-		return describe(err)
 	}
 	m, err = c.app.Service.UpdateIdentity(ctx, c.by, auth.IdentityChange{ID: m.ID, State: &state})
 	if err != nil {
@@ -364,13 +370,9 @@ func (c *adminCLI) deleteIdentity(ctx context.Context, args []string) error {
 
 func (c *adminCLI) listSessions(ctx context.Context, args []string) error {
 	f := newFlags("sessions list")
-	pos, err := f.parse(c, args, 1)
+	m, err := c.target(ctx, f, args)
 	if err != nil {
 		return err
-	}
-	m, err := c.identity(ctx, pos[0])
-	if err != nil {
-		return describe(err)
 	}
 	list, err := c.app.Service.IdentitySessions(ctx, c.by, m.ID)
 	if err != nil {
@@ -382,13 +384,9 @@ func (c *adminCLI) listSessions(ctx context.Context, args []string) error {
 func (c *adminCLI) revokeSessions(ctx context.Context, args []string) error {
 	f := newFlags("sessions revoke")
 	one := f.String("session", "", "end only the session with this id (from sessions list)")
-	pos, err := f.parse(c, args, 1)
+	m, err := c.target(ctx, f, args)
 	if err != nil {
 		return err
-	}
-	m, err := c.identity(ctx, pos[0])
-	if err != nil {
-		return describe(err)
 	}
 	if *one != "" {
 		if err := c.app.Service.EndIdentitySession(ctx, c.by, m.ID, *one); err != nil {
@@ -406,13 +404,9 @@ func (c *adminCLI) revokeSessions(ctx context.Context, args []string) error {
 func (c *adminCLI) recoveryLink(ctx context.Context, args []string) error {
 	f := newFlags("recovery-link")
 	mail := f.Bool("mail", false, "mail the link to the identity's address instead of printing it")
-	pos, err := f.parse(c, args, 1)
+	m, err := c.target(ctx, f, args)
 	if err != nil {
 		return err
-	}
-	m, err := c.identity(ctx, pos[0])
-	if err != nil {
-		return describe(err)
 	}
 	link, err := c.app.Service.IssueRecoveryLink(ctx, c.by, m.ID, *mail)
 	if err != nil {
