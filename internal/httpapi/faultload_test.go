@@ -36,7 +36,8 @@ type faultAnswer struct {
 	at      time.Time
 }
 
-// startFaultLoad registers users accounts and starts their loops.
+// startFaultLoad registers users accounts, starts their loops, and returns
+// once the load is served (a profile read answered 200).
 func startFaultLoad(t *testing.T, ts *testServer, users int) *faultLoad {
 	t.Helper()
 	l := &faultLoad{ts: ts, stop: make(chan struct{})}
@@ -60,6 +61,7 @@ func startFaultLoad(t *testing.T, ts *testServer, users int) *faultLoad {
 			}
 		})
 	}
+	l.waitFor(t, "sign-in before the fault", time.Now(), func(a faultAnswer) bool { return a.op == "me" && a.status == http.StatusOK })
 	return l
 }
 

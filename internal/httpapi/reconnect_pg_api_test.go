@@ -24,24 +24,12 @@ func TestPostgresRestartIsSurvived(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pg.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	url := pg.URL("postgres")
-	db, err := postgres.Open(ctx, url, postgres.PoolOptions{MaxConns: 8, ConnectTimeout: time.Second, QueryTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := app.MigrateUp(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
-	ts := newServer(t, serverOptions{db: db, env: map[string]string{"DATABASE_URL": url, "DEPENDENCY_TIMEOUT": "1s", "MAIL_WORKERS": "0"}})
+	t.Cleanup(pg.Stop) // after the pool is closed: a smart shutdown waits for its connections
+	ts := serverOnDatabase(t, pg.URL("postgres"))
 	c := ts.client()
 	cr := c.register(t)
 
 	load := startFaultLoad(t, ts, 4)
-	load.waitFor(t, "sign-in before the fault", time.Now(), func(a faultAnswer) bool { return a.op == "me" && a.status == http.StatusOK })
 	killed := time.Now()
 	pg.Kill()
 	load.waitFor(t, "503 after PostgreSQL was killed", killed, func(a faultAnswer) bool { return a.status == http.StatusServiceUnavailable })
@@ -108,29 +96,18 @@ func TestPostgresFailoverToAStandby(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer primary.Stop()
+	t.Cleanup(primary.Stop)
 	standby, err := primary.StartStandby()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer standby.Stop()
+	t.Cleanup(standby.Stop)
 	url := fmt.Sprintf("postgres://postgres@127.0.0.1:%d,127.0.0.1:%d/postgres?sslmode=disable&target_session_attrs=read-write",
 		primary.Port, standby.Port)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	db, err := postgres.Open(ctx, url, postgres.PoolOptions{MaxConns: 8, ConnectTimeout: time.Second, QueryTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := app.MigrateUp(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
-	ts := newServer(t, serverOptions{db: db, env: map[string]string{"DATABASE_URL": url, "DEPENDENCY_TIMEOUT": "1s", "MAIL_WORKERS": "0"}})
+	ts := serverOnDatabase(t, url)
 	c := ts.client()
 	cr := c.register(t)
 	load := startFaultLoad(t, ts, 4)
-	load.waitFor(t, "sign-in before the fault", time.Now(), func(a faultAnswer) bool { return a.op == "me" && a.status == http.StatusOK })
 	// Asynchronous replication: what the standby has when the primary
 	// dies is what survives. Wait until it has the registrations.
 	if err := primary.CaughtUp(standby, 30*time.Second); err != nil {
@@ -160,4 +137,21 @@ func TestPostgresFailoverToAStandby(t *testing.T) {
 	if n := load.end(t, map[string][]int{"login": {200, 503}, "me": {200, 503}}); n == 0 {
 		t.Error("the load saw no 503: the fault was not under load")
 	}
+}
+
+// serverOnDatabase is a test server on a PostgreSQL of the test's own at
+// url, migrated, with a 1 s dependency timeout and no mail workers.
+func serverOnDatabase(t *testing.T, url string) *testServer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := postgres.Open(ctx, url, postgres.PoolOptions{MaxConns: 8, ConnectTimeout: time.Second, QueryTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close) // after the server's own cleanup, which runs first
+	if err := app.MigrateUp(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	return newServer(t, serverOptions{db: db, env: map[string]string{"DATABASE_URL": url, "DEPENDENCY_TIMEOUT": "1s", "MAIL_WORKERS": "0"}})
 }
