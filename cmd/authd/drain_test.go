@@ -25,16 +25,7 @@ import (
 // the queue for an instance that stays (the workers stopped taking jobs
 // first), and the next instance delivers it exactly once.
 func TestSIGTERMDrainsUnderLoad(t *testing.T) {
-	dbURL, drop, err := testenv.CreateDatabase(testenv.RandomName("authd_test_drain_"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(drop)
-	sink, err := testenv.StartSMTPSink()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sink.Close() })
+	dbURL, sink := databaseAndSink(t, "authd_test_drain_")
 	bin := authdBinary(t)
 	settings := []string{"DEV_MODE=true", "DATABASE_URL=" + dbURL, "VALKEY_URL=" + testenv.ValkeyURL(),
 		"VALKEY_KEY_PREFIX=" + testPrefix + "drain:", "SMTP_HOST=" + sink.Host(), "SMTP_PORT=" + strconv.Itoa(sink.Port()),

@@ -24,16 +24,7 @@ import (
 // can tell the two apart), and with a link that still works. With River's
 // default rescue delay the wait for B's copy runs out and the test fails.
 func TestMailMidSendIsRescuedAfterAnInstanceIsKilled(t *testing.T) {
-	dbURL, drop, err := testenv.CreateDatabase(testenv.RandomName("authd_test_rescue_"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(drop)
-	sink, err := testenv.StartSMTPSink()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sink.Close() })
+	dbURL, sink := databaseAndSink(t, "authd_test_rescue_")
 	bin := authdBinary(t)
 	// The recovery link lives for its default hour. MAIL_SEND_TIMEOUT is
 	// short so that the rescue comes soon, and long enough that A's own
@@ -184,4 +175,22 @@ func countSubject(msgs []testenv.SinkMessage, to, part string) int {
 		}
 	}
 	return n
+}
+
+// databaseAndSink is a database (named from prefix) and an SMTP sink of
+// the test's own, for instances whose mail the test follows; both are
+// removed when it ends.
+func databaseAndSink(t *testing.T, prefix string) (string, *testenv.SMTPSink) {
+	t.Helper()
+	dbURL, drop, err := testenv.CreateDatabase(testenv.RandomName(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(drop)
+	sink, err := testenv.StartSMTPSink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sink.Close() })
+	return dbURL, sink
 }

@@ -20,16 +20,7 @@ import (
 // token and its mails and is SIGKILLed, with no chance to clean up. The
 // next instance delivers each of those mails exactly once.
 func TestMailSurvivesAProcessThatIsKilledBeforeSending(t *testing.T) {
-	dbURL, drop, err := testenv.CreateDatabase(testenv.RandomName("authd_test_crash_"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drop()
-	sink, err := testenv.StartSMTPSink()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sink.Close()
+	dbURL, sink := databaseAndSink(t, "authd_test_crash_")
 	settings := envMap("DATABASE_URL", dbURL, "VALKEY_KEY_PREFIX", testPrefix+"crash:",
 		"SMTP_HOST", sink.Host(), "SMTP_PORT", strconv.Itoa(sink.Port()), "MAIL_RETRY_BASE", "100ms")
 
