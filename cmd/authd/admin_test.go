@@ -51,7 +51,7 @@ func TestAdminCommands(t *testing.T) {
 	tokens := filepath.Join(t.TempDir(), "admin-tokens")
 	settings := []string{"DEV_MODE=true", "DATABASE_URL=" + dbURL, "VALKEY_URL=" + testenv.ValkeyURL(), "VALKEY_KEY_PREFIX=" + testPrefix + "cli:",
 		"SMTP_HOST=" + testSink.Host(), "SMTP_PORT=" + strconv.Itoa(testSink.Port()), "ARGON2_MEMORY_KIB=256", "ARGON2_ITERATIONS=1",
-		"LOG_LEVEL=warn", "ADMIN_TOKENS_FILE=" + tokens, "USER=tester", "PUBLIC_URL=http://app.example.test"}
+		"LOG_LEVEL=warn", "ADMIN_TOKENS_FILE=" + tokens, "USER=tester", "PUBLIC_URL=http://app.example.test", "SHUTDOWN_DRAIN=0"}
 	cmd := exec.Command(bin, "migrate", "up")
 	cmd.Env = append(os.Environ(), settings...)
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -56,54 +56,45 @@ func authdBinary(t *testing.T) string {
 	return builtBin
 }
 
-// process is a child process stopped (SIGTERM) at cleanup.
+// process is a child started in a process group of its own (testenv),
+// with its output kept for failure messages.
 type process struct {
-	cmd *exec.Cmd
+	*testenv.Process
 	out *testenv.LogBuffer
 }
 
+// spawn starts name with env added to the test's environment. At cleanup
+// it is sent SIGTERM, by its PID, and must exit cleanly, as an
+// orchestrator expects, unless the test killed it.
 func spawn(t *testing.T, env []string, name string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(name, args...), out: &testenv.LogBuffer{}}
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out := &testenv.LogBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	p, err := testenv.StartProcess(cmd)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.terminate(t) })
-	return p
-}
-
-// terminate sends SIGTERM and expects a clean exit, as an orchestrator does.
-func (p *process) terminate(t *testing.T) {
-	if p.cmd.ProcessState != nil {
-		return // already reaped (a test killed it on purpose)
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("%s exited with %v\n%s", p.cmd.Path, err, p.out)
+	t.Cleanup(func() {
+		select {
+		case <-p.Exited():
+			return // killed by the test
+		default:
 		}
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		t.Errorf("%s ignored SIGTERM\n%s", p.cmd.Path, p.out)
-	}
+		if err := p.Stop(30 * time.Second); err != nil {
+			t.Errorf("%s (pid %d): %v\n%s", name, p.PID(), err, out)
+		}
+	})
+	return &process{Process: p, out: out}
 }
 
+// waitHTTP waits until url answers 200, or fails the test.
 func waitHTTP(t *testing.T, url string, p *process) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := p.WaitHTTP(context.Background(), url, 30*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, p.out)
 	}
-	t.Fatalf("%s did not answer\n%s", url, p.out)
 }
 
 // TestEndToEndWithMailpit runs the authd binary with a real Mailpit inbox:
@@ -127,7 +118,7 @@ func TestEndToEndWithMailpit(t *testing.T) {
 	authd := spawn(t, []string{
 		"DEV_MODE=true", "DATABASE_URL=" + dbURL, "VALKEY_URL=" + testenv.ValkeyURL(), "VALKEY_KEY_PREFIX=" + testPrefix + "e2e:",
 		"HTTP_ADDR=" + httpAddr, "PUBLIC_URL=" + publicURL, "SMTP_HOST=127.0.0.1", "SMTP_PORT=" + smtpPort,
-		"ARGON2_MEMORY_KIB=1024", "ARGON2_ITERATIONS=1",
+		"ARGON2_MEMORY_KIB=1024", "ARGON2_ITERATIONS=1", "SHUTDOWN_DRAIN=0",
 	}, bin, "serve")
 	base := "http://" + httpAddr
 	waitHTTP(t, base+"/health", authd)

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"net/http"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,7 +30,7 @@ func TestMailMidSendIsRescuedAfterAnInstanceIsKilled(t *testing.T) {
 	settings := []string{"DEV_MODE=true", "DATABASE_URL=" + dbURL, "VALKEY_URL=" + testenv.ValkeyURL(),
 		"VALKEY_KEY_PREFIX=" + testPrefix + "rescue:", "SMTP_HOST=" + sink.Host(), "SMTP_PORT=" + strconv.Itoa(sink.Port()),
 		"ARGON2_MEMORY_KIB=256", "ARGON2_ITERATIONS=1", "LOG_LEVEL=info",
-		"MAIL_SEND_TIMEOUT=3s", "MAIL_RETRY_BASE=100ms"}
+		"MAIL_SEND_TIMEOUT=3s", "MAIL_RETRY_BASE=100ms", "SHUTDOWN_DRAIN=0"}
 
 	a, addrA := startBinary(t, bin, settings)
 	email := strings.ToLower(testenv.RandomName("rescued")) + "@example.com"
@@ -87,16 +85,10 @@ func TestMailMidSendIsRescuedAfterAnInstanceIsKilled(t *testing.T) {
 	mustPost(t, "http://"+addrB+"/api/v1/auth/login", `{"identifier":"`+email+`","password":"a brand new passphrase"}`, http.StatusOK)
 }
 
-// authdProcess is an authd binary started in a process group of its own.
-type authdProcess struct {
-	*testenv.Process
-	out *testenv.LogBuffer
-}
-
 // startBinary runs `bin serve` on a free port with settings and waits for
 // it to answer; at cleanup it is stopped with SIGTERM, by its PID, and
 // must exit cleanly unless the test killed it.
-func startBinary(t *testing.T, bin string, settings []string) (*authdProcess, string) {
+func startBinary(t *testing.T, bin string, settings []string) (*process, string) {
 	t.Helper()
 	addr := freeAddr(t)
 	return startBinaryAt(t, bin, append(settings, "PUBLIC_URL=http://"+addr), addr), addr
@@ -104,31 +96,11 @@ func startBinary(t *testing.T, bin string, settings []string) (*authdProcess, st
 
 // startBinaryAt is startBinary on addr, which a stopped instance may have
 // listened on before.
-func startBinaryAt(t *testing.T, bin string, settings []string, addr string) *authdProcess {
+func startBinaryAt(t *testing.T, bin string, settings []string, addr string) *process {
 	t.Helper()
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), append(settings, "HTTP_ADDR="+addr)...)
-	out := &testenv.LogBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	p, err := testenv.StartProcess(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ap := &authdProcess{Process: p, out: out}
-	t.Cleanup(func() {
-		select {
-		case <-p.Exited():
-			return // killed by the test
-		default:
-		}
-		if err := p.Stop(30 * time.Second); err != nil {
-			t.Errorf("authd (pid %d): %v\n%s", p.PID(), err, out)
-		}
-	})
-	if err := p.WaitHTTP(context.Background(), "http://"+addr+"/health", 30*time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	return ap
+	p := spawn(t, append(settings, "HTTP_ADDR="+addr), bin, "serve")
+	waitHTTP(t, "http://"+addr+"/health", p)
+	return p
 }
 
 // mailJobs lists the states of the mail jobs not yet completed.

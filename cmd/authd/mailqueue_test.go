@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,12 +36,13 @@ func TestMailSurvivesAProcessThatIsKilledBeforeSending(t *testing.T) {
 	email := strings.ToLower(testenv.RandomName("killed")) + "@example.com"
 	mustPost(t, "http://"+addr+"/api/v1/auth/register", `{"identifier":"`+email+`","password":"correct horse battery"}`, http.StatusCreated)
 	mustPost(t, "http://"+addr+"/api/v1/auth/recovery", `{"email":"`+email+`"}`, http.StatusAccepted)
-	if err := doomed.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(doomed.PID(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	_ = doomed.cmd.Wait()
-	if ws, ok := doomed.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
-		t.Fatalf("the first instance was not killed: %v", doomed.cmd.ProcessState)
+	<-doomed.Exited()
+	var exit *exec.ExitError
+	if err := doomed.Stop(0); !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the first instance was not killed: %v", err)
 	}
 	if n := pendingMails(t, dbURL); n != 2 {
 		t.Fatalf("%d mail jobs queued by the killed instance, want 2 (the verification mail and the recovery request)", n)

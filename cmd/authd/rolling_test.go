@@ -28,7 +28,7 @@ func TestRollingRestartLosesNothing(t *testing.T) {
 		"ARGON2_MEMORY_KIB=256", "ARGON2_ITERATIONS=1", "LOG_LEVEL=warn",
 		"PUBLIC_URL=http://localhost:8080", "SHUTDOWN_DRAIN=2s"}
 	addrs := make([]string, 3)
-	procs := make([]*authdProcess, 3)
+	procs := make([]*process, 3)
 	for i := range addrs {
 		addrs[i] = freeAddr(t)
 		procs[i] = startBinaryAt(t, bin, settings, addrs[i])
