@@ -61,23 +61,20 @@ func (cg *MemoryCgroup) Procs() string { return filepath.Join(cg.dir, "cgroup.pr
 // memory.
 func (cg *MemoryCgroup) OOMKills() (int, error) {
 	if cg.version == 2 {
-		b, err := os.ReadFile(filepath.Join(cg.dir, "memory.events"))
-		if err != nil {
-			return 0, err
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
-				return strconv.Atoi(strings.TrimSpace(v))
-			}
-		}
-		return 0, nil
+		return cg.counter("memory.events", "oom_kill")
 	}
-	b, err := os.ReadFile(filepath.Join(cg.dir, "memory.oom_control"))
+	return cg.counter("memory.oom_control", "oom_kill")
+}
+
+// counter reads the value of key from a cgroup file of "key value"
+// lines; a key the file does not list is 0.
+func (cg *MemoryCgroup) counter(file, key string) (int, error) {
+	b, err := os.ReadFile(filepath.Join(cg.dir, file))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+		if v, ok := strings.CutPrefix(line, key+" "); ok {
 			return strconv.Atoi(strings.TrimSpace(v))
 		}
 	}
@@ -101,16 +98,7 @@ func (cg *MemoryCgroup) Peak() (int64, error) {
 // kernel had to reclaim or kill): 0 means memory never ran up to it.
 func (cg *MemoryCgroup) LimitHits() (int, error) {
 	if cg.version == 2 {
-		b, err := os.ReadFile(filepath.Join(cg.dir, "memory.events"))
-		if err != nil {
-			return 0, err
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "max "); ok {
-				return strconv.Atoi(strings.TrimSpace(v))
-			}
-		}
-		return 0, nil
+		return cg.counter("memory.events", "max")
 	}
 	b, err := os.ReadFile(filepath.Join(cg.dir, "memory.failcnt"))
 	if err != nil {
