@@ -135,17 +135,7 @@ function pendingView(ctx, pg, methods) {
 
   if (has('passkey')) {
     if (supported()) {
-      const withPasskey = button('Use a passkey', { variant: totpSection ? 'secondary' : 'primary' });
-      bindButton(ctx, withPasskey, {
-        send: async (o) => {
-          const begin = await api.passkeyLoginBegin(o);
-          const credential = await getPasskey(begin.data, { signal: o.signal });
-          return api.passkeyLoginFinish(credential, o);
-        },
-        done: (res) => finished(ctx, res.data, 'passkey'),
-        failed: (err) => passkeyFailed(ctx, err),
-      });
-      switches.unshift(withPasskey);
+      switches.unshift(passkeyButton(ctx, totpSection ? 'secondary' : 'primary'));
     } else if (!totpSection && !recoverySection) {
       sections.push(h('p', { class: 'muted' }, 'This account signs in with a passkey, and this browser cannot use passkeys. Use another browser or device.'));
     }
@@ -160,6 +150,21 @@ function pendingView(ctx, pg, methods) {
   return [...sections, other, cancelLinks(ctx)];
 }
 
+// passkeyButton proves the second factor with a passkey of the account.
+function passkeyButton(ctx, variant) {
+  const withPasskey = button('Use a passkey', { variant });
+  bindButton(ctx, withPasskey, {
+    send: async (o) => {
+      const begin = await api.passkeyLoginBegin(o);
+      const credential = await getPasskey(begin.data, { signal: o.signal });
+      return api.passkeyLoginFinish(credential, o);
+    },
+    done: (res) => finished(ctx, res.data, 'passkey'),
+    failed: (err) => passkeyFailed(ctx, err),
+  });
+  return withPasskey;
+}
+
 // stepUpView: the session is signed in with one factor, and what the person
 // wanted needs two. A passkey proves the second at once; otherwise signing
 // in again leads through the second step.
@@ -169,17 +174,7 @@ function stepUpView(ctx, pg, profile) {
   const parts = [];
   const actions = [];
   if (f.passkeys > 0 && supported()) {
-    const withPasskey = button('Use a passkey', { variant: 'primary' });
-    bindButton(ctx, withPasskey, {
-      send: async (o) => {
-        const begin = await api.passkeyLoginBegin(o);
-        const credential = await getPasskey(begin.data, { signal: o.signal });
-        return api.passkeyLoginFinish(credential, o);
-      },
-      done: (res) => finished(ctx, res.data, 'passkey'),
-      failed: (err) => passkeyFailed(ctx, err),
-    });
-    actions.push(withPasskey);
+    actions.push(passkeyButton(ctx, 'primary'));
   }
   const again = button('Sign in again', { variant: actions.length ? 'secondary' : 'primary' });
   // Where the person was going is kept: the sign-in leads back there.
